@@ -1,0 +1,101 @@
+from django.db import models
+
+from finops.models.workloads import Workload
+
+# Providers bill in fractions of a cent (CUR carries 10 decimal places); totals reach
+# billions. numeric(24, 10) holds both exactly.
+MONEY = {"max_digits": 24, "decimal_places": 10}
+QUANTITY = {"max_digits": 28, "decimal_places": 10}
+
+
+class CostRecord(models.Model):
+    """One billed charge in the shape of FOCUS 1.2. Field names are FOCUS column names in
+    snake_case; `ingest.schema` maps them to and from the canonical Arrow columns."""
+
+    ingest_run = models.ForeignKey(
+        "finops.IngestRun", on_delete=models.CASCADE, related_name="cost_records"
+    )
+    workload = models.ForeignKey(
+        Workload,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="cost_records",
+    )
+
+    charge_period_start = models.DateTimeField()
+    charge_period_end = models.DateTimeField()
+    billing_period_start = models.DateTimeField()
+    billing_period_end = models.DateTimeField()
+
+    provider_name = models.CharField(max_length=100)
+    billing_account_id = models.CharField(max_length=200)
+    sub_account_id = models.CharField(max_length=200, blank=True)
+    service_name = models.CharField(max_length=200, blank=True)
+    service_category = models.CharField(max_length=100, blank=True)
+    region_id = models.CharField(max_length=100, blank=True)
+    resource_id = models.CharField(max_length=1000, blank=True)
+    resource_name = models.CharField(max_length=400, blank=True)
+    resource_type = models.CharField(max_length=200, blank=True)
+    sku_id = models.CharField(max_length=200, blank=True)
+    charge_category = models.CharField(max_length=32)
+    charge_class = models.CharField(max_length=32, blank=True)
+    charge_description = models.TextField(blank=True)
+
+    consumed_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    consumed_unit = models.CharField(max_length=100, blank=True)
+    pricing_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    pricing_unit = models.CharField(max_length=100, blank=True)
+
+    list_cost = models.DecimalField(**MONEY, null=True, blank=True)
+    contracted_cost = models.DecimalField(**MONEY, null=True, blank=True)
+    billed_cost = models.DecimalField(**MONEY)
+    effective_cost = models.DecimalField(**MONEY)
+    billing_currency = models.CharField(max_length=3)
+
+    tags = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["charge_period_start"], name="cost_charge_start_idx"),
+            models.Index(
+                fields=["provider_name", "billing_account_id", "billing_period_start"],
+                name="cost_billing_period_idx",
+            ),
+            models.Index(fields=["workload", "charge_period_start"], name="cost_workload_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.provider_name} {self.service_name} {self.billed_cost} {self.billing_currency}"
+
+
+class DailySpend(models.Model):
+    """Rollup of cost records per reporting-time-zone day. Pages and alerts read this,
+    never the raw rows; ingestion rebuilds the days it touched."""
+
+    day = models.DateField()
+    team = models.ForeignKey(
+        "finops.Team", on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    workload = models.ForeignKey(
+        Workload, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    provider_name = models.CharField(max_length=100)
+    service_name = models.CharField(max_length=200)
+    service_category = models.CharField(max_length=100)
+    charge_category = models.CharField(max_length=32)
+    billing_currency = models.CharField(max_length=3)
+    billed_cost = models.DecimalField(**MONEY)
+    effective_cost = models.DecimalField(**MONEY)
+    list_cost = models.DecimalField(**MONEY)
+    record_count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day"], name="daily_spend_day_idx"),
+            models.Index(fields=["team", "day"], name="daily_spend_team_idx"),
+            models.Index(fields=["workload", "day"], name="daily_spend_workload_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.service_name} {self.effective_cost}"
