@@ -24,7 +24,7 @@ def overview(request):
             "id": f"spend-by-team-{currency.lower()}",
             "figure_id": f"spend-by-team-{currency.lower()}-figure",
             "currency": currency,
-            "figure": figure_payload(spend_by_team_figure(list(group), currency=currency)),
+            "figure": figure_payload(spend_by_team_figure(list(group), currency=currency, start=start, end=end)),
         }
         for currency, group in groupby(
             sorted(rows, key=lambda row: row["billing_currency"]), key=lambda row: row["billing_currency"]

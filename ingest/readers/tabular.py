@@ -151,7 +151,8 @@ def _as_text(column: pa.Array) -> pa.Array:
     if pa.types.is_timestamp(column.type):
         if column.type.tz is None:
             column = pc.assume_timezone(column, "UTC")
-        return pc.strftime(column.cast(pa.timestamp("us", tz="UTC")), format="%Y-%m-%dT%H:%M:%S.%fZ")
+        # Arrow's %S already carries the fractional seconds of a microsecond timestamp.
+        return pc.strftime(column.cast(pa.timestamp("us", tz="UTC")), format="%Y-%m-%dT%H:%M:%SZ")
     if pa.types.is_map(column.type) or pa.types.is_struct(column.type):
         return pa.array([None if v is None else json.dumps(_map_to_dict(v)) for v in column.to_pylist()], pa.string())
     return column.cast(pa.string())

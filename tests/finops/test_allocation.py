@@ -1,0 +1,123 @@
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from finops.models import CostRecord, IngestRun
+from finops.services.allocation import cost_records_allocate, glob_to_regex
+from tests.factories import AllocationRuleFactory, WorkloadFactory
+
+pytestmark = pytest.mark.django_db
+OCT = datetime(2026, 10, 1, tzinfo=timezone.utc)
+
+
+def record(**fields) -> CostRecord:
+    defaults = {
+        "ingest_run": IngestRun.objects.get_or_create(source="test")[0],
+        "charge_period_start": OCT,
+        "charge_period_end": OCT,
+        "billing_period_start": OCT,
+        "billing_period_end": OCT,
+        "provider_name": "AWS",
+        "billing_account_id": "111",
+        "charge_category": "Usage",
+        "billed_cost": Decimal("1.00"),
+        "effective_cost": Decimal("1.00"),
+        "billing_currency": "USD",
+    }
+    return CostRecord.objects.create(**(defaults | fields))
+
+
+def allocate() -> None:
+    cost_records_allocate(records=CostRecord.objects.all())
+
+
+def test_the_first_matching_rule_by_priority_wins():
+    low, high = WorkloadFactory(), WorkloadFactory()
+    AllocationRuleFactory(workload=low, tag_key="team", tag_value="search", priority=200)
+    AllocationRuleFactory(workload=high, tag_key="team", tag_value="search", priority=10)
+    cost = record(tags={"team": "search"})
+
+    allocate()
+
+    cost.refresh_from_db()
+    assert cost.workload == high
+
+
+def test_a_tag_key_rule_without_value_matches_any_value():
+    workload = WorkloadFactory()
+    AllocationRuleFactory(workload=workload, tag_key="inference", tag_value="")
+    tagged, untagged = record(tags={"inference": "yes"}), record(tags={"other": "x"})
+
+    allocate()
+
+    assert CostRecord.objects.get(pk=tagged.pk).workload == workload
+    assert CostRecord.objects.get(pk=untagged.pk).workload is None
+
+
+def test_an_account_rule_matches_billing_or_sub_account():
+    workload = WorkloadFactory()
+    AllocationRuleFactory(workload=workload, tag_key="", tag_value="", account_id="444")
+    by_sub, other = record(sub_account_id="444"), record(sub_account_id="555")
+
+    allocate()
+
+    assert CostRecord.objects.get(pk=by_sub.pk).workload == workload
+    assert CostRecord.objects.get(pk=other.pk).workload is None
+
+
+def test_a_resource_pattern_rule_matches_shell_style():
+    workload = WorkloadFactory()
+    AllocationRuleFactory(workload=workload, tag_key="", tag_value="", resource_id_pattern="arn:aws:ec2:*:instance/i-0gpu*")
+    gpu = record(resource_id="arn:aws:ec2:us-east-1:444:instance/i-0gpu123")
+    cpu = record(resource_id="arn:aws:ec2:us-east-1:444:instance/i-0cpu123")
+
+    allocate()
+
+    assert CostRecord.objects.get(pk=gpu.pk).workload == workload
+    assert CostRecord.objects.get(pk=cpu.pk).workload is None
+
+
+def test_all_criteria_of_a_rule_must_match():
+    workload = WorkloadFactory()
+    AllocationRuleFactory(workload=workload, tag_key="env", tag_value="prod", account_id="444")
+    both = record(tags={"env": "prod"}, sub_account_id="444")
+    only_tag = record(tags={"env": "prod"}, sub_account_id="555")
+
+    allocate()
+
+    assert CostRecord.objects.get(pk=both.pk).workload == workload
+    assert CostRecord.objects.get(pk=only_tag.pk).workload is None
+
+
+def test_reallocating_follows_changed_rules():
+    old, new = WorkloadFactory(), WorkloadFactory()
+    rule = AllocationRuleFactory(workload=old, tag_key="team", tag_value="search")
+    cost = record(tags={"team": "search"})
+    allocate()
+
+    rule.workload = new
+    rule.save()
+    allocate()
+
+    cost.refresh_from_db()
+    assert cost.workload == new
+
+
+def test_disabled_rules_are_ignored():
+    AllocationRuleFactory(tag_key="team", tag_value="search", enabled=False)
+    cost = record(tags={"team": "search"})
+
+    allocate()
+
+    cost.refresh_from_db()
+    assert cost.workload is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "matches"),
+    [("i-0*", "i-0abc", True), ("i-0?", "i-01", True), ("i-0?", "i-012", False), ("a.b*", "axb", False)],
+)
+def test_glob_to_regex(pattern, text, matches):
+    assert bool(re.match(glob_to_regex(pattern), text)) is matches

@@ -1,0 +1,34 @@
+import pytest
+from django.core.management import call_command
+from django.db.models import Sum
+
+from finops.demo.billing import expected_total
+from finops.models import CostRecord, IngestRun, Team, Workload
+from tests.money import assert_same_money
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_builds_the_demo_organisation_through_the_ingestion_pipeline(settings, capsys):
+    call_command("seed_demo", days=20, password="a-demo-password")
+
+    files = sorted((settings.DEMO_DATA_DIR / "billing").glob("*.csv"))
+    assert files, "the demo writes real export files"
+    assert IngestRun.objects.filter(status=IngestRun.Status.SUCCEEDED).count() == len(files)
+    loaded = CostRecord.objects.aggregate(total=Sum("effective_cost"))["total"]
+    assert_same_money(loaded, expected_total(files))
+    assert Team.objects.count() == 4
+    assert Workload.objects.count() == 12
+    assert CostRecord.objects.filter(workload=None).exists(), "some spend stays unallocated"
+    assert CostRecord.objects.exclude(workload=None).count() > CostRecord.objects.filter(workload=None).count()
+    assert "as demo / a-demo-password" in capsys.readouterr().out
+
+
+def test_running_it_again_skips_the_identical_files(settings):
+    call_command("seed_demo", days=5, password="a-demo-password")
+    before = CostRecord.objects.aggregate(total=Sum("effective_cost"))["total"]
+
+    call_command("seed_demo", days=5, password="a-demo-password")
+
+    assert CostRecord.objects.aggregate(total=Sum("effective_cost"))["total"] == before
+    assert IngestRun.objects.filter(status=IngestRun.Status.SKIPPED).exists()

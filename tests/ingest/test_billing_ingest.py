@@ -1,0 +1,145 @@
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db.models import Sum
+
+from finops.models import CostRecord, DailySpend, IngestRun
+from ingest.services import billing_path_ingest, billing_stream_ingest
+from tests.factories import AllocationRuleFactory, WorkloadFactory
+from tests.money import assert_same_money
+
+FOCUS = Path(__file__).parents[1] / "fixtures" / "focus" / "aws-focus-1.2.csv"
+
+pytestmark = pytest.mark.django_db
+
+
+def ingest_bytes(data: bytes, source: str = "bill.csv") -> IngestRun:
+    return billing_stream_ingest(stream=io.BytesIO(data), source=source)
+
+
+def total(field: str = "effective_cost") -> Decimal:
+    return CostRecord.objects.aggregate(total=Sum(field))["total"] or Decimal(0)
+
+
+def file_total(data: bytes, column: str = "EffectiveCost") -> Decimal:
+    rows = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    return sum((Decimal(row[column]) for row in rows if row[column]), Decimal(0))
+
+
+def restated(data: bytes, *, factor: Decimal) -> bytes:
+    """The same bill with every amount multiplied, as a provider restating a month would."""
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    for row in rows:
+        for column in ("BilledCost", "EffectiveCost", "ContractedCost", "ListCost"):
+            if row[column]:
+                row[column] = str((Decimal(row[column]) * factor).quantize(Decimal("0.0000000001")))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def test_it_loads_every_row_and_records_the_run():
+    run = ingest_bytes(FOCUS.read_bytes())
+
+    assert run.status == IngestRun.Status.SUCCEEDED
+    assert run.format == "focus"
+    assert run.rows_loaded == CostRecord.objects.count() == 8
+    assert run.total_effective_cost == file_total(FOCUS.read_bytes())
+    assert run.total_billed_cost == file_total(FOCUS.read_bytes(), "BilledCost")
+    assert_same_money(total(), run.total_effective_cost)
+    assert_same_money(total("billed_cost"), run.total_billed_cost)
+    assert run.billing_periods == [["AWS", "111122223333", "2026-10-01T00:00:00+00:00"]]
+
+
+def test_ingesting_the_same_file_twice_skips_it_and_keeps_the_totals():
+    ingest_bytes(FOCUS.read_bytes())
+    second = ingest_bytes(FOCUS.read_bytes(), source="copy-of-bill.csv")
+
+    assert second.status == IngestRun.Status.SKIPPED
+    assert "identical to run" in second.message
+    assert CostRecord.objects.count() == 8
+    assert_same_money(total(), file_total(FOCUS.read_bytes()))
+
+
+def test_a_restated_bill_replaces_the_period_it_covers():
+    first = ingest_bytes(FOCUS.read_bytes())
+    restatement = restated(FOCUS.read_bytes(), factor=Decimal(2))
+
+    second = ingest_bytes(restatement, source="bill-restated.csv")
+
+    assert second.status == IngestRun.Status.SUCCEEDED
+    assert second.rows_replaced == 8
+    assert not CostRecord.objects.filter(ingest_run=first).exists()
+    assert file_total(restatement) == 2 * file_total(FOCUS.read_bytes())
+    assert_same_money(total(), file_total(restatement))
+    assert_same_money(DailySpend.objects.aggregate(total=Sum("effective_cost"))["total"], total())
+
+
+def test_a_bad_file_fails_cleanly_and_leaves_earlier_data_untouched():
+    ingest_bytes(FOCUS.read_bytes())
+    lines = restated(FOCUS.read_bytes(), factor=Decimal(3)).decode().splitlines()
+    lines[8] = lines[8].replace("7.2300000000", "seven dollars", 1)  # the last row's BilledCost
+
+    run = ingest_bytes("\n".join(lines).encode(), source="bad.csv")
+
+    assert run.status == IngestRun.Status.FAILED
+    assert run.error == "bad.csv, line 9, column 'BilledCost': 'seven dollars' is not a valid number"
+    assert CostRecord.objects.count() == 8
+    assert_same_money(total(), file_total(FOCUS.read_bytes()))
+
+
+def test_rollups_match_the_raw_rows_per_day():
+    ingest_bytes(FOCUS.read_bytes())
+
+    rollup = DailySpend.objects.aggregate(total=Sum("effective_cost"), rows=Sum("record_count"))
+    assert rollup["rows"] == 8
+    assert_same_money(rollup["total"], total())
+
+
+def test_allocation_rules_assign_records_and_leave_the_rest_unallocated():
+    gateway = WorkloadFactory(slug="llm-gateway")
+    AllocationRuleFactory(workload=gateway, tag_key="workload", tag_value="llm-gateway")
+
+    ingest_bytes(FOCUS.read_bytes())
+
+    assert CostRecord.objects.filter(workload=gateway).count() == 2
+    assert CostRecord.objects.filter(workload=None).count() == 6
+    by_team = dict(DailySpend.objects.values_list("team_id").annotate(total=Sum("effective_cost")))
+    assert_same_money(by_team[gateway.team_id], Decimal("32.7726000000") + Decimal("19.6635600000"))
+
+
+def test_a_folder_is_ingested_file_by_file(tmp_path):
+    (tmp_path / "a.csv").write_bytes(FOCUS.read_bytes())
+    (tmp_path / "b.csv").write_bytes(b"not,a,bill\n1,2,3\n")
+
+    runs = billing_path_ingest(path=tmp_path)
+
+    assert [run.status for run in runs] == [IngestRun.Status.SUCCEEDED, IngestRun.Status.FAILED]
+    assert "unrecognised billing format" in runs[1].error
+
+
+def test_a_header_without_rows_is_an_error():
+    header_only = FOCUS.read_bytes().split(b"\r\n", 1)[0] + b"\r\n"
+
+    run = ingest_bytes(header_only, source="empty.csv")
+
+    assert run.status == IngestRun.Status.FAILED
+    assert run.error == "empty.csv, line 2: the file has a header but no rows"
+
+
+def test_a_failure_in_a_later_block_leaves_nothing_half_loaded():
+    header, *rows = FOCUS.read_text(encoding="utf-8-sig").strip().splitlines()
+    many = [header] + rows * 1500  # about 1.7 MB: several read blocks, so several COPYs/INSERTs
+    many[-1] = many[-1].replace("2.4100000000", "NaN dollars", 1)
+
+    run = ingest_bytes("\n".join(many).encode(), source="big.csv")
+
+    assert run.status == IngestRun.Status.FAILED
+    assert run.error.startswith(f"big.csv, line {len(many)}, column 'BilledCost'")
+    assert CostRecord.objects.count() == 0
+    assert DailySpend.objects.count() == 0

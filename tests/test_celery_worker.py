@@ -1,0 +1,75 @@
+"""A billing ingest task round-trips through a real Celery worker on the Redis broker and
+writes to the same PostgreSQL test database the test reads."""
+
+import csv
+import os
+import subprocess
+import sys
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+
+from finops.celery import app as celery_app
+from finops.models import CostRecord, IngestRun
+from ingest.tasks import ingest_billing_path
+
+ROOT = Path(__file__).parents[1]
+FOCUS = ROOT / "tests" / "fixtures" / "focus" / "aws-focus-1.2.csv"
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker_queue(settings):
+    if not settings.CELERY_BROKER_URL:
+        pytest.skip("set REDIS_URL to run a real worker on the Redis broker")
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker process needs a database it can share with the test: PostgreSQL")
+    queue = f"test-{uuid.uuid4().hex[:12]}"  # never steals tasks from, or feeds, another worker
+    env = os.environ | {"DATABASE_URL": database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "finops", "worker", "--queues", queue, "--pool", "solo",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    celery_app.conf.task_always_eager = False
+    try:
+        yield queue
+    finally:
+        worker.terminate()
+        try:
+            output, _ = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            output, _ = worker.communicate()
+        print(output)  # shown by pytest when the test fails
+
+
+def test_an_ingest_task_round_trips_through_a_real_worker(worker_queue):
+    result = ingest_billing_path.apply_async(args=[str(FOCUS)], queue=worker_queue)
+
+    run_ids = result.get(timeout=90)
+
+    run = IngestRun.objects.get(pk=run_ids[0])
+    assert run.status == IngestRun.Status.SUCCEEDED
+    assert run.rows_loaded == 8
+    with FOCUS.open(encoding="utf-8-sig", newline="") as handle:
+        expected = sum(Decimal(row["EffectiveCost"]) for row in csv.DictReader(handle))
+    assert CostRecord.objects.aggregate(total=Sum("effective_cost"))["total"] == expected
