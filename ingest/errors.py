@@ -18,3 +18,8 @@ class IngestError(Exception):
 
     def located(self, *, source: str) -> "IngestError":
         return IngestError(self.message, source=source, line=self.line, column=self.column)
+
+
+class SourceUnavailable(Exception):
+    """The place files come from did not answer (network, throttling, a 5xx). Transient:
+    the same request may succeed later, so tasks retry it with backoff."""

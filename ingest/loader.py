@@ -51,10 +51,10 @@ class LoadResult:
             self.latest_charge = latest
 
 
-def cost_batches_load(
-    *, run_id: int, batches: Iterable[pa.RecordBatch], progress: Callable[[int], None] | None = None
-) -> LoadResult:
-    result = LoadResult()
+def cost_batches_write(
+    *, run_id: int, batches: Iterable[pa.RecordBatch], result: LoadResult, progress: Callable[[int], None] | None = None
+) -> None:
+    """Append batches to CostRecord under `run_id`, accumulating totals and periods."""
     write = _copy_batch if connection.vendor == "postgresql" else _insert_batch
     for batch in batches:
         assert batch.schema.equals(COST_SCHEMA), "readers must yield COST_SCHEMA batches"
@@ -62,13 +62,12 @@ def cost_batches_load(
         result.add(batch)
         if progress:
             progress(result.rows_loaded)
-    if result.periods:
-        _replace_earlier_rows(result, run_id=run_id)
-    return result
 
 
-def _replace_earlier_rows(result: LoadResult, *, run_id: int) -> None:
-    """Drop rows that earlier runs loaded for the periods this file restates."""
+def cost_periods_replace(*, run_id: int, result: LoadResult) -> None:
+    """Drop what earlier runs loaded for the periods this run restates."""
+    if not result.periods:
+        return
     restated = reduce(
         or_,
         (Q(provider_name=p, billing_account_id=a, billing_period_start=s) for p, a, s in result.periods),

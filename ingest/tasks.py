@@ -1,10 +1,26 @@
 from celery import shared_task
 
-from ingest.services import billing_path_ingest
+from finops.models import DataSource
+from ingest.errors import SourceUnavailable
+from ingest.services import billing_uri_ingest
+
+# Only transient transport errors retry; bad input is permanent and ends as a failed run.
+RETRY = {
+    "autoretry_for": (SourceUnavailable,),
+    "retry_backoff": 30,
+    "retry_backoff_max": 1800,
+    "max_retries": 8,
+}
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def ingest_billing_path(path: str, format: str = "auto") -> list[int]:
-    """Ingest a file or folder. Idempotent: a redelivered task re-loads the same periods
-    (or skips identical files), so acks_late is safe. Returns the IngestRun ids."""
-    return [run.pk for run in billing_path_ingest(path=path, format=format)]
+@shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
+def ingest_billing_uri(uri: str, format: str = "auto") -> list[int]:
+    """Ingest a file, folder or s3:// prefix. Idempotent: a redelivered task re-loads the
+    same periods (or skips identical deliveries), so acks_late is safe. Returns run ids."""
+    return [run.pk for run in billing_uri_ingest(uri=uri, format=format)]
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
+def ingest_data_source(data_source_id: int) -> list[int]:
+    source = DataSource.objects.get(pk=data_source_id)
+    return [run.pk for run in billing_uri_ingest(uri=source.uri, format=source.format, data_source=source)]

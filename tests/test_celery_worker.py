@@ -16,7 +16,7 @@ from django.db.models import Sum
 
 from finops.celery import app as celery_app
 from finops.models import CostRecord, IngestRun
-from ingest.tasks import ingest_billing_path
+from ingest.tasks import ingest_billing_uri
 
 ROOT = Path(__file__).parents[1]
 FOCUS = ROOT / "tests" / "fixtures" / "focus" / "aws-focus-1.2.csv"
@@ -63,7 +63,7 @@ def worker_queue(settings):
 
 
 def test_an_ingest_task_round_trips_through_a_real_worker(worker_queue):
-    result = ingest_billing_path.apply_async(args=[str(FOCUS)], queue=worker_queue)
+    result = ingest_billing_uri.apply_async(args=[str(FOCUS)], queue=worker_queue)
 
     run_ids = result.get(timeout=90)
 

@@ -49,10 +49,11 @@ def demo_billing_exports_write(*, directory: Path, end: date, days: int = 90, se
         for resource in UNALLOCATED_RESOURCES:
             for row in _rows(None, resource, day=day, age_days=offset, days_left=days - 1 - offset, rng=rng):
                 rows_by_file[(resource.provider, day.replace(day=1))].append(row)
-    directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for (provider, month), rows in sorted(rows_by_file.items()):
-        path = directory / f"{slugify(provider)}-focus-{month:%Y-%m}.csv"
+        # One folder per provider and billing period, as providers deliver exports.
+        path = directory / slugify(provider) / f"{month:%Y-%m}" / f"{slugify(provider)}-focus-{month:%Y-%m}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=FOCUS_HEADER)
             writer.writeheader()

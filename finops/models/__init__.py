@@ -1,5 +1,5 @@
 from finops.models.costs import CostRecord, DailySpend
-from finops.models.ingestion import IngestRun
+from finops.models.ingestion import DataSource, IngestRun
 from finops.models.teams import Team, TeamMembership
 from finops.models.workloads import AllocationRule, Workload
 
@@ -7,6 +7,7 @@ __all__ = [
     "AllocationRule",
     "CostRecord",
     "DailySpend",
+    "DataSource",
     "IngestRun",
     "Team",
     "TeamMembership",

@@ -3,8 +3,27 @@ from django.db import models
 from finops.models.costs import MONEY
 
 
+class DataSource(models.Model):
+    """A place billing exports arrive (a folder or an s3:// prefix), ingested on a schedule."""
+
+    name = models.CharField(max_length=120, unique=True)
+    uri = models.CharField(max_length=1000, help_text="A local folder or s3://bucket/prefix")
+    format = models.CharField(max_length=32, default="auto")
+    interval_minutes = models.PositiveIntegerField(default=360)
+    enabled = models.BooleanField(default=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
 class IngestRun(models.Model):
-    """One attempt to load one billing file. Kept for every outcome, failures included."""
+    """One attempt to load one delivery: a billing file, or the parts of an export that sit in
+    one folder, loaded together in one transaction. Kept for every outcome, failures included."""
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -12,9 +31,15 @@ class IngestRun(models.Model):
         SKIPPED = "skipped", "Skipped (identical file already loaded)"
         FAILED = "failed", "Failed"
 
-    source = models.CharField(max_length=1000, help_text="Path, upload name or s3:// URI.")
-    format = models.CharField(max_length=32, blank=True)
-    checksum = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the bytes.")
+    data_source = models.ForeignKey(
+        DataSource, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    source = models.CharField(max_length=1000, help_text="File, folder, upload or s3:// URI.")
+    format = models.CharField(max_length=100, blank=True)
+    checksum = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 over the fingerprints of the files."
+    )
+    files = models.JSONField(default=list, blank=True, help_text="[{name, fingerprint, rows}]")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     rows_loaded = models.PositiveBigIntegerField(default=0)
     rows_replaced = models.PositiveBigIntegerField(default=0)

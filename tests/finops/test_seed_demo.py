@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 def test_it_builds_the_demo_organisation_through_the_ingestion_pipeline(settings, capsys):
     call_command("seed_demo", days=20, password="a-demo-password")
 
-    files = sorted((settings.DEMO_DATA_DIR / "billing").glob("*.csv"))
+    files = sorted((settings.DEMO_DATA_DIR / "billing").rglob("*.csv"))
     assert files, "the demo writes real export files"
     assert IngestRun.objects.filter(status=IngestRun.Status.SUCCEEDED).count() == len(files)
     loaded = CostRecord.objects.aggregate(total=Sum("effective_cost"))["total"]

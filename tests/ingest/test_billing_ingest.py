@@ -7,7 +7,7 @@ import pytest
 from django.db.models import Sum
 
 from finops.models import CostRecord, DailySpend, IngestRun
-from ingest.services import billing_path_ingest, billing_stream_ingest
+from ingest.services import billing_uri_ingest
 from tests.factories import AllocationRuleFactory, WorkloadFactory
 from tests.money import assert_same_money
 
@@ -16,8 +16,18 @@ FOCUS = Path(__file__).parents[1] / "fixtures" / "focus" / "aws-focus-1.2.csv"
 pytestmark = pytest.mark.django_db
 
 
-def ingest_bytes(data: bytes, source: str = "bill.csv") -> IngestRun:
-    return billing_stream_ingest(stream=io.BytesIO(data), source=source)
+@pytest.fixture
+def ingest_bytes(tmp_path):
+    """Write bytes to a file of their own and ingest it; returns the run."""
+
+    def ingest(data: bytes, name: str = "bill.csv") -> IngestRun:
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        (folder / name).write_bytes(data)
+        [run] = billing_uri_ingest(uri=str(folder / name))
+        return run
+
+    return ingest
 
 
 def total(field: str = "effective_cost") -> Decimal:
@@ -43,7 +53,7 @@ def restated(data: bytes, *, factor: Decimal) -> bytes:
     return out.getvalue().encode()
 
 
-def test_it_loads_every_row_and_records_the_run():
+def test_it_loads_every_row_and_records_the_run(ingest_bytes):
     run = ingest_bytes(FOCUS.read_bytes())
 
     assert run.status == IngestRun.Status.SUCCEEDED
@@ -56,9 +66,9 @@ def test_it_loads_every_row_and_records_the_run():
     assert run.billing_periods == [["AWS", "111122223333", "2026-10-01T00:00:00+00:00"]]
 
 
-def test_ingesting_the_same_file_twice_skips_it_and_keeps_the_totals():
+def test_ingesting_the_same_file_twice_skips_it_and_keeps_the_totals(ingest_bytes):
     ingest_bytes(FOCUS.read_bytes())
-    second = ingest_bytes(FOCUS.read_bytes(), source="copy-of-bill.csv")
+    second = ingest_bytes(FOCUS.read_bytes(), "copy-of-bill.csv")
 
     assert second.status == IngestRun.Status.SKIPPED
     assert "identical to run" in second.message
@@ -66,11 +76,11 @@ def test_ingesting_the_same_file_twice_skips_it_and_keeps_the_totals():
     assert_same_money(total(), file_total(FOCUS.read_bytes()))
 
 
-def test_a_restated_bill_replaces_the_period_it_covers():
+def test_a_restated_bill_replaces_the_period_it_covers(ingest_bytes):
     first = ingest_bytes(FOCUS.read_bytes())
     restatement = restated(FOCUS.read_bytes(), factor=Decimal(2))
 
-    second = ingest_bytes(restatement, source="bill-restated.csv")
+    second = ingest_bytes(restatement, "bill-restated.csv")
 
     assert second.status == IngestRun.Status.SUCCEEDED
     assert second.rows_replaced == 8
@@ -80,20 +90,21 @@ def test_a_restated_bill_replaces_the_period_it_covers():
     assert_same_money(DailySpend.objects.aggregate(total=Sum("effective_cost"))["total"], total())
 
 
-def test_a_bad_file_fails_cleanly_and_leaves_earlier_data_untouched():
+def test_a_bad_file_fails_cleanly_and_leaves_earlier_data_untouched(ingest_bytes):
     ingest_bytes(FOCUS.read_bytes())
     lines = restated(FOCUS.read_bytes(), factor=Decimal(3)).decode().splitlines()
     lines[8] = lines[8].replace("7.2300000000", "seven dollars", 1)  # the last row's BilledCost
 
-    run = ingest_bytes("\n".join(lines).encode(), source="bad.csv")
+    run = ingest_bytes("\n".join(lines).encode(), "bad.csv")
 
     assert run.status == IngestRun.Status.FAILED
-    assert run.error == "bad.csv, line 9, column 'BilledCost': 'seven dollars' is not a valid number"
+    assert run.error == f"{run.source}, line 9, column 'BilledCost': 'seven dollars' is not a valid number"
+    assert run.source.endswith("bad.csv")
     assert CostRecord.objects.count() == 8
     assert_same_money(total(), file_total(FOCUS.read_bytes()))
 
 
-def test_rollups_match_the_raw_rows_per_day():
+def test_rollups_match_the_raw_rows_per_day(ingest_bytes):
     ingest_bytes(FOCUS.read_bytes())
 
     rollup = DailySpend.objects.aggregate(total=Sum("effective_cost"), rows=Sum("record_count"))
@@ -101,7 +112,7 @@ def test_rollups_match_the_raw_rows_per_day():
     assert_same_money(rollup["total"], total())
 
 
-def test_allocation_rules_assign_records_and_leave_the_rest_unallocated():
+def test_allocation_rules_assign_records_and_leave_the_rest_unallocated(ingest_bytes):
     gateway = WorkloadFactory(slug="llm-gateway")
     AllocationRuleFactory(workload=gateway, tag_key="workload", tag_value="llm-gateway")
 
@@ -113,33 +124,64 @@ def test_allocation_rules_assign_records_and_leave_the_rest_unallocated():
     assert_same_money(by_team[gateway.team_id], Decimal("32.7726000000") + Decimal("19.6635600000"))
 
 
-def test_a_folder_is_ingested_file_by_file(tmp_path):
-    (tmp_path / "a.csv").write_bytes(FOCUS.read_bytes())
-    (tmp_path / "b.csv").write_bytes(b"not,a,bill\n1,2,3\n")
+def test_the_files_of_one_folder_load_together_or_not_at_all(tmp_path):
+    delivery = tmp_path / "export"
+    delivery.mkdir()
+    (delivery / "part-1.csv").write_bytes(FOCUS.read_bytes())
+    (delivery / "part-2.csv").write_bytes(b"not,a,bill\n1,2,3\n")
 
-    runs = billing_path_ingest(path=tmp_path)
-
-    assert [run.status for run in runs] == [IngestRun.Status.SUCCEEDED, IngestRun.Status.FAILED]
-    assert "unrecognised billing format" in runs[1].error
-
-
-def test_a_header_without_rows_is_an_error():
-    header_only = FOCUS.read_bytes().split(b"\r\n", 1)[0] + b"\r\n"
-
-    run = ingest_bytes(header_only, source="empty.csv")
+    [run] = billing_uri_ingest(uri=str(tmp_path))
 
     assert run.status == IngestRun.Status.FAILED
-    assert run.error == "empty.csv, line 2: the file has a header but no rows"
+    assert run.error.startswith(str(delivery / "part-2.csv"))
+    assert "unrecognised billing format" in run.error
+    assert CostRecord.objects.count() == 0
 
 
-def test_a_failure_in_a_later_block_leaves_nothing_half_loaded():
+def test_parts_of_one_month_do_not_replace_each_other(tmp_path):
+    header, *rows = FOCUS.read_text(encoding="utf-8-sig").strip().splitlines()
+    delivery = tmp_path / "export"
+    delivery.mkdir()
+    (delivery / "part-1.csv").write_text("\n".join([header, *rows[:4]]))
+    (delivery / "part-2.csv").write_text("\n".join([header, *rows[4:]]))
+
+    [run] = billing_uri_ingest(uri=str(tmp_path))
+
+    assert run.status == IngestRun.Status.SUCCEEDED
+    assert [f["rows"] for f in run.files] == [4, 4]
+    assert CostRecord.objects.count() == 8
+    assert_same_money(total(), file_total(FOCUS.read_bytes()))
+
+
+def test_separate_folders_are_separate_runs(tmp_path):
+    for month in ("2026-09", "2026-10"):
+        (tmp_path / month).mkdir()
+    (tmp_path / "2026-10" / "bill.csv").write_bytes(FOCUS.read_bytes())
+    (tmp_path / "2026-09" / "bill.csv").write_bytes(b"not,a,bill\n1,2,3\n")
+
+    runs = billing_uri_ingest(uri=str(tmp_path))
+
+    assert [run.status for run in runs] == [IngestRun.Status.FAILED, IngestRun.Status.SUCCEEDED]
+    assert CostRecord.objects.count() == 8
+
+
+def test_a_header_without_rows_is_an_error(ingest_bytes):
+    header_only = FOCUS.read_bytes().split(b"\r\n", 1)[0] + b"\r\n"
+
+    run = ingest_bytes(header_only, "empty.csv")
+
+    assert run.status == IngestRun.Status.FAILED
+    assert run.error == f"{run.source}, line 2: the file has a header but no rows"
+
+
+def test_a_failure_in_a_later_block_leaves_nothing_half_loaded(ingest_bytes):
     header, *rows = FOCUS.read_text(encoding="utf-8-sig").strip().splitlines()
     many = [header] + rows * 1500  # about 1.7 MB: several read blocks, so several COPYs/INSERTs
     many[-1] = many[-1].replace("2.4100000000", "NaN dollars", 1)
 
-    run = ingest_bytes("\n".join(many).encode(), source="big.csv")
+    run = ingest_bytes("\n".join(many).encode(), "big.csv")
 
     assert run.status == IngestRun.Status.FAILED
-    assert run.error.startswith(f"big.csv, line {len(many)}, column 'BilledCost'")
+    assert run.error.startswith(f"{run.source}, line {len(many)}, column 'BilledCost'")
     assert CostRecord.objects.count() == 0
     assert DailySpend.objects.count() == 0

@@ -6,7 +6,7 @@ from django.utils import timezone
 from finops.demo.billing import demo_billing_exports_write, expected_total
 from finops.demo.organisation import demo_organisation_create
 from finops.models import CostRecord, IngestRun
-from ingest.services import billing_path_ingest
+from ingest.services import billing_uri_ingest
 
 
 class Command(BaseCommand):
@@ -24,12 +24,12 @@ class Command(BaseCommand):
         directory = settings.DEMO_DATA_DIR / "billing"
         end = timezone.localdate() - timezone.timedelta(days=1)
         paths = demo_billing_exports_write(directory=directory, end=end, days=days)
-        runs = billing_path_ingest(path=directory)
+        runs = billing_uri_ingest(uri=str(directory))
         failed = [run for run in runs if run.status == IngestRun.Status.FAILED]
         if failed:
             raise CommandError("; ".join(run.error for run in failed))
         for run in runs:
-            self.stdout.write(f"  {run.source}: {run.get_status_display()} {run.message}")
+            self.stdout.write(f"  {run.source}: {run.get_status_display()}: {run.message}")
         loaded = CostRecord.objects.aggregate(total=Sum("effective_cost"))["total"]
         self.stdout.write(f"Demo billing: {len(paths)} FOCUS files in {directory}, effective cost "
                           f"{expected_total(paths):,.2f} USD in the files, {loaded:,.2f} USD loaded.")
