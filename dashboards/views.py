@@ -7,8 +7,7 @@ from django.utils import timezone
 
 from dashboards.charts import figure_payload
 from dashboards.charts.spend import spend_by_team_figure
-from finops.models import IngestRun
-from finops.selectors.access import user_sees_all_teams, visible_teams
+from finops.selectors.access import visible_teams
 from finops.selectors.spend import spend_by_team_daily, spend_totals_by_currency
 
 OVERVIEW_DAYS = 30
@@ -30,7 +29,6 @@ def overview(request):
             sorted(rows, key=lambda row: row["billing_currency"]), key=lambda row: row["billing_currency"]
         )
     ]
-    sees_all = user_sees_all_teams(request.user)
     context = {
         "days": OVERVIEW_DAYS,
         "start": start,
@@ -38,7 +36,5 @@ def overview(request):
         "totals": spend_totals_by_currency(user=request.user, start=start, end=end),
         "charts": charts,
         "teams": visible_teams(request.user),
-        "sees_all_teams": sees_all,
-        "recent_runs": IngestRun.objects.all()[:5] if sees_all else [],
     }
     return render(request, "dashboards/overview.html", context)

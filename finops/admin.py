@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from finops.models import AllocationRule, CostRecord, IngestRun, Team, TeamMembership, Workload
+from finops.models import AllocationRule, CostRecord, DataSource, IngestRun, Team, TeamMembership, Workload
 
 
 class MembershipInline(admin.TabularInline):
@@ -58,3 +58,10 @@ class IngestRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(DataSource)
+class DataSourceAdmin(admin.ModelAdmin):
+    list_display = ["name", "uri", "format", "interval_minutes", "enabled", "last_started_at"]
+    list_editable = ["enabled"]
+    readonly_fields = ["last_started_at"]

@@ -65,6 +65,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "finops.context_processors.access",
             ],
         },
     },
@@ -143,6 +144,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Long ingests with acks_late must not be redelivered while still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "ingest-due-data-sources": {
+        "task": "ingest.tasks.ingest_due_data_sources",
+        "schedule": env.int("DATA_SOURCE_POLL_SECONDS", default=300),
+    },
+}
 
 # --- E-mail ---
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -175,5 +182,8 @@ LOGGING = {
 }
 
 # --- Ingestion ---
+# Browser uploads are written here; the worker must see the same folder (a shared volume).
+INGEST_UPLOAD_DIR = Path(env.str("INGEST_UPLOAD_DIR", default=str(VAR_DIR / "uploads")))
+INGEST_UPLOAD_MAX_BYTES = env.int("INGEST_UPLOAD_MAX_BYTES", default=2 << 30)
 # Where `seed_demo` writes its generated billing exports before ingesting them.
 DEMO_DATA_DIR = Path(env.str("DEMO_DATA_DIR", default=str(VAR_DIR / "demo")))

@@ -1,8 +1,13 @@
 import logging
+import uuid
+from datetime import timedelta
+from pathlib import Path
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 from finops.models import CostRecord, DataSource, IngestRun
 from finops.services.allocation import cost_records_allocate
@@ -112,3 +117,30 @@ def _finish(run: IngestRun, *, status: str, error: str = "") -> None:
     run.error = error
     run.finished_at = timezone.now()
     run.save()
+
+
+def data_sources_claim_due(*, now=None) -> list[DataSource]:
+    """The enabled sources whose interval has passed, each claimed by a conditional UPDATE so
+    that two beat schedulers (or a retried tick) never start the same source twice."""
+    now = now or timezone.now()
+    claimed = []
+    for source in DataSource.objects.filter(enabled=True):
+        if source.last_started_at and source.last_started_at + timedelta(minutes=source.interval_minutes) > now:
+            continue
+        won = DataSource.objects.filter(pk=source.pk, last_started_at=source.last_started_at).update(last_started_at=now)
+        if won:
+            claimed.append(source)
+    return claimed
+
+
+def billing_upload_store(*, files) -> Path:
+    """Write uploaded files into a folder of their own (one delivery) and return it."""
+    folder = settings.INGEST_UPLOAD_DIR / f"{timezone.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    for upload in files:
+        # Only the base name, made safe: an uploaded name must never choose the path.
+        target = folder / (get_valid_filename(Path(upload.name).name) or "upload")
+        with target.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+    return folder

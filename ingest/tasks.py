@@ -2,7 +2,7 @@ from celery import shared_task
 
 from finops.models import DataSource
 from ingest.errors import SourceUnavailable
-from ingest.services import billing_uri_ingest
+from ingest.services import billing_uri_ingest, data_sources_claim_due
 
 # Only transient transport errors retry; bad input is permanent and ends as a failed run.
 RETRY = {
@@ -24,3 +24,12 @@ def ingest_billing_uri(uri: str, format: str = "auto") -> list[int]:
 def ingest_data_source(data_source_id: int) -> list[int]:
     source = DataSource.objects.get(pk=data_source_id)
     return [run.pk for run in billing_uri_ingest(uri=source.uri, format=source.format, data_source=source)]
+
+
+@shared_task
+def ingest_due_data_sources() -> list[int]:
+    """Beat runs this every few minutes; each due source becomes a task of its own."""
+    due = data_sources_claim_due()
+    for source in due:
+        ingest_data_source.delay(source.pk)
+    return [source.pk for source in due]

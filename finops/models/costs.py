@@ -88,6 +88,9 @@ class DailySpend(models.Model):
     billed_cost = models.DecimalField(**MONEY)
     effective_cost = models.DecimalField(**MONEY)
     list_cost = models.DecimalField(**MONEY)
+    # Tokens billed by managed model APIs (any "tokens" consumed unit, scaled to single
+    # tokens), so managed-API workloads get a cost per 1M tokens from the bill alone.
+    tokens = models.DecimalField(**QUANTITY, default=0)
     record_count = models.PositiveIntegerField()
 
     class Meta:

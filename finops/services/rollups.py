@@ -1,7 +1,7 @@
 from datetime import datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Count, DecimalField, Sum, Value
+from django.db.models import Case, Count, DecimalField, F, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -16,6 +16,29 @@ ROLLUP_DIMENSIONS = (
 )
 
 
+# ConsumedUnit spellings of token meters (Bedrock, Azure OpenAI, Vertex AI, FOCUS) and how
+# many tokens one unit is.
+TOKEN_UNITS = {
+    "token": 1,
+    "tokens": 1,
+    "1k tokens": 1_000,
+    "1k token": 1_000,
+    "1000 tokens": 1_000,
+    "1,000 tokens": 1_000,
+    "1m tokens": 1_000_000,
+    "1,000,000 tokens": 1_000_000,
+}
+
+
+def _tokens(quantity: DecimalField) -> Case:
+    return Case(
+        *(When(consumed_unit__iexact=unit, then=F("consumed_quantity") * Value(scale, output_field=quantity))
+          for unit, scale in TOKEN_UNITS.items()),
+        default=Value(0, output_field=quantity),
+        output_field=quantity,
+    )
+
+
 def daily_spend_refresh(*, earliest: datetime, latest: datetime) -> int:
     """Rebuild the DailySpend rows of every reporting day between two charge times.
 
@@ -28,6 +51,7 @@ def daily_spend_refresh(*, earliest: datetime, latest: datetime) -> int:
     window_start = datetime.combine(first_day, time.min, tzinfo=tz)
     window_end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=tz)
     money = DecimalField(max_digits=24, decimal_places=10)
+    quantity = DecimalField(max_digits=28, decimal_places=10)
     groups = (
         CostRecord.objects.filter(charge_period_start__gte=window_start, charge_period_start__lt=window_end)
         .annotate(day=TruncDate("charge_period_start", tzinfo=tz))
@@ -36,6 +60,7 @@ def daily_spend_refresh(*, earliest: datetime, latest: datetime) -> int:
             billed=Sum("billed_cost"),
             effective=Sum("effective_cost"),
             listed=Coalesce(Sum("list_cost"), Value(0, output_field=money)),
+            tokens=Coalesce(Sum(_tokens(quantity)), Value(0, output_field=quantity)),
             records=Count("id"),
         )
         .order_by()
@@ -51,6 +76,7 @@ def daily_spend_refresh(*, earliest: datetime, latest: datetime) -> int:
                     billed_cost=group["billed"],
                     effective_cost=group["effective"],
                     list_cost=group["listed"],
+                    tokens=group["tokens"],
                     record_count=group["records"],
                     **{name: group[name] for name in ROLLUP_DIMENSIONS},
                 )

@@ -185,3 +185,15 @@ def test_a_failure_in_a_later_block_leaves_nothing_half_loaded(ingest_bytes):
     assert run.error.startswith(f"{run.source}, line {len(many)}, column 'BilledCost'")
     assert CostRecord.objects.count() == 0
     assert DailySpend.objects.count() == 0
+
+
+def test_token_meters_of_managed_model_apis_roll_up_as_tokens(ingest_bytes):
+    chatbot = WorkloadFactory(slug="support-chatbot")
+    AllocationRuleFactory(workload=chatbot, tag_key="workload", tag_value="support-chatbot")
+
+    ingest_bytes(FOCUS.read_bytes())
+
+    rollup = DailySpend.objects.filter(workload=chatbot).aggregate(tokens=Sum("tokens"), cost=Sum("effective_cost"))
+    assert rollup["tokens"] == (450 + 220) * 1000  # two "1K Tokens" rows
+    assert_same_money(rollup["cost"], Decimal("0.1125") + Decimal("0.2750"))
+    assert DailySpend.objects.exclude(workload=chatbot).aggregate(tokens=Sum("tokens"))["tokens"] == 0
