@@ -15,3 +15,9 @@ def _eager_celery_by_default():
 @pytest.fixture(autouse=True)
 def _demo_data_in_tmp(settings, tmp_path):
     settings.DEMO_DATA_DIR = tmp_path / "demo"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The production hasher is slow on purpose; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -3,7 +3,7 @@ through these two functions, so the rule lives in one place."""
 
 from django.db.models import QuerySet
 
-from finops.models import Team, TeamMembership
+from finops.models import CostRecord, Team, TeamMembership, Workload
 
 
 def user_sees_all_teams(user) -> bool:
@@ -20,3 +20,14 @@ def visible_teams(user) -> QuerySet[Team]:
     if not user.is_authenticated:
         return Team.objects.none()
     return Team.objects.filter(memberships__user=user).distinct()
+
+
+def workloads_for_user(user) -> QuerySet[Workload]:
+    return Workload.objects.filter(team__in=visible_teams(user)).select_related("team")
+
+
+def cost_records_for_user(user) -> QuerySet[CostRecord]:
+    """Unallocated records belong to no team: only those who see every team see them."""
+    if user_sees_all_teams(user):
+        return CostRecord.objects.all()
+    return CostRecord.objects.filter(workload__team__in=visible_teams(user))

@@ -1,7 +1,8 @@
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
+from django.db.models.functions import TruncMonth, TruncWeek
 
 from finops.models import DailySpend
 from finops.selectors.access import user_sees_all_teams, visible_teams
@@ -37,3 +38,30 @@ def spend_totals_by_currency(*, user, start: date, end: date) -> dict[str, Decim
         .order_by("billing_currency")
     )
     return {row["billing_currency"]: row["total"] for row in rows}
+
+
+GROUPS = {
+    "team": "team__name",
+    "workload": "workload__name",
+    "service": "service_name",
+    "provider": "provider_name",
+    "service_category": "service_category",
+    "charge_category": "charge_category",
+}
+GRANULARITIES = ("day", "week", "month")
+
+
+def spend_aggregate(*, user, group_by: str, granularity: str, start: date, end: date) -> list[dict]:
+    """Spend per period and group, the numbers the dashboards show. A period is a day, an ISO
+    week (starting Monday) or a calendar month, named by its first day. Rows for spend no rule
+    allocated have group None."""
+    period = {"day": F("day"), "week": TruncWeek("day"), "month": TruncMonth("day")}[granularity]
+    rows = (
+        daily_spend_for_user(user)
+        .filter(day__gte=start, day__lte=end)
+        .annotate(period=period, group=F(GROUPS[group_by]))
+        .values("period", "group", "billing_currency")
+        .annotate(billed_cost=Sum("billed_cost"), effective_cost=Sum("effective_cost"), tokens=Sum("tokens"))
+        .order_by("period", "billing_currency", "group")
+    )
+    return list(rows)
