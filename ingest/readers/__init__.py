@@ -5,9 +5,11 @@ batches in `ingest.schema.COST_SCHEMA`."""
 from types import ModuleType
 
 from ingest.errors import IngestError
-from ingest.readers import focus
+from ingest.readers import aws_cur, aws_cur2, azure, focus, gcp, oci
 
-BILLING_READERS: dict[str, ModuleType] = {module.FORMAT: module for module in (focus,)}
+BILLING_READERS: dict[str, ModuleType] = {
+    module.FORMAT: module for module in (focus, aws_cur, aws_cur2, gcp, azure, oci)
+}
 
 
 def billing_reader(format: str, header: list[str], *, source: str) -> ModuleType:

@@ -7,7 +7,8 @@ from typing import BinaryIO
 import pyarrow as pa
 
 from ingest.errors import IngestError
-from ingest.readers.tabular import iter_text_batches, normalize_header, to_cost_batch
+from ingest.readers.convert import to_cost_batch
+from ingest.readers.tabular import iter_text_batches, normalize_header
 from ingest.schema import COST_COLUMNS
 
 FORMAT = "focus"

@@ -1,8 +1,9 @@
-"""Shared machinery for readers of tabular billing files (CSV, gzip'd CSV, Parquet).
+"""Shared machinery for readers of tabular billing files (CSV, gzip'd CSV, Parquet, and
+newline-delimited JSON as BigQuery exports it).
 
 A format module only says which source column feeds which canonical column; this module
-streams the file as batches of text, and converts text to exact types with errors that name
-the file, line and column. Nothing here touches the ORM or settings.
+streams the file as batches of text (`convert` turns text into exact types). Nothing here
+touches the ORM or settings.
 """
 
 import csv
@@ -11,7 +12,7 @@ import io
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -21,7 +22,6 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ingest.errors import IngestError
-from ingest.schema import COST_COLUMNS, COST_SCHEMA, TEXT, TIMESTAMP, Column
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -86,6 +86,8 @@ def read_header(stream: BinaryIO, *, source: str) -> list[str]:
                 source=source,
                 line=1,
             ) from exc
+    if text.lstrip("\ufeff \t\r\n").startswith("{"):
+        return _ndjson_header(text, source=source)
     header = next(csv.reader(io.StringIO(text)), [])
     if not any(name.strip() for name in header):
         raise IngestError("the first line is not a CSV header", source=source, line=1)
@@ -96,6 +98,8 @@ def iter_text_batches(stream: BinaryIO, *, source: str, header: list[str]) -> It
     """Stream the file as text batches of about BLOCK_SIZE bytes, whatever its size."""
     if sniff(stream) == PARQUET_MAGIC:
         yield from _parquet_text_batches(stream, source=source)
+    elif _is_ndjson(stream):
+        yield from _ndjson_text_batches(stream, source=source)
     else:
         yield from _csv_text_batches(stream, source=source, header=header)
 
@@ -162,6 +166,119 @@ def _map_to_dict(value):
     return dict(value) if isinstance(value, list) else value
 
 
+# --- newline-delimited JSON ------------------------------------------------------------------
+# BigQuery exports nested records (GCP billing) as one JSON object per line. Arrow's JSON reader
+# infers types per block and fails on real exports (an empty `credits: []` first, objects
+# later), so lines are parsed here: nested objects flatten to dotted names ("service.description",
+# as a flattened CSV export names them), arrays stay JSON text, and numbers keep their literal
+# text so money stays exact.
+
+NDJSON_BATCH_ROWS = 20_000
+
+
+def _is_ndjson(stream: BinaryIO) -> bool:
+    try:
+        if sniff(stream)[:2] == GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=stream) as unzipped:
+                head = unzipped.read(256)
+        else:
+            head = stream.read(256)
+    except (OSError, EOFError, zlib.error):
+        return False  # the CSV path reports the corrupt data with its location
+    finally:
+        stream.seek(0)
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
+
+def _ndjson_header(text: str, *, source: str) -> list[str]:
+    """Every flattened key seen in the peeked lines, in order of first appearance: the first
+    record may lack keys whose value was null."""
+    header: dict[str, None] = {}
+    lines = text.lstrip("\ufeff").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = _json_record(line)
+        except ValueError as exc:
+            if not header:
+                raise IngestError(f"not a JSON object per line ({exc})", source=source, line=number) from exc
+            continue  # possibly the peek cut this line short; the batch reader reports real errors
+        header.update(dict.fromkeys(_flatten(record)))
+    return list(header)
+
+
+def _ndjson_text_batches(stream: BinaryIO, *, source: str) -> Iterator[TextBatch]:
+    if sniff(stream)[:2] == GZIP_MAGIC:
+        with gzip.GzipFile(fileobj=stream) as unzipped:
+            yield from _ndjson_lines_as_batches(unzipped, source=source)
+    else:
+        yield from _ndjson_lines_as_batches(stream, source=source)
+
+
+def _ndjson_lines_as_batches(lines: BinaryIO, *, source: str) -> Iterator[TextBatch]:
+    rows: list[dict[str, object]] = []
+    first_line = number = 0
+    try:
+        for number, raw in enumerate(lines, start=1):
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            if not line.strip():
+                continue
+            try:
+                record = _json_record(line)
+            except ValueError as exc:
+                raise IngestError(f"not a JSON object ({exc})", source=source, line=number) from exc
+            if not rows:
+                first_line = number
+            rows.append(_flatten(record))
+            if len(rows) == NDJSON_BATCH_ROWS:
+                yield _rows_as_text_batch(rows, first_line=first_line)
+                rows = []
+        if rows:
+            yield _rows_as_text_batch(rows, first_line=first_line)
+    except UnicodeDecodeError as exc:
+        raise IngestError("the file is not UTF-8 text (re-export it as UTF-8)", source=source, line=number) from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IngestError(f"the gzip data is truncated or corrupt ({exc})", source=source, line=number) from exc
+
+
+def _json_record(line: str) -> dict:
+    # Numbers stay the text they were written as: Decimal-exact, whatever their size.
+    record = json.loads(line, parse_float=str, parse_int=str)
+    if not isinstance(record, dict):
+        raise ValueError(f"expected an object, got {type(record).__name__}")
+    return record
+
+
+def _flatten(record: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in record.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _rows_as_text_batch(rows: list[dict[str, object]], *, first_line: int) -> TextBatch:
+    columns = {}
+    for name in dict.fromkeys(name for row in rows for name in row):
+        values = [row.get(name) for row in rows]
+        try:
+            columns[name] = pa.array(values, pa.string())  # the common case: text and nulls only
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[name] = pa.array([_json_text(value) for value in values], pa.string())
+    return TextBatch(columns=columns, first_line=first_line, num_rows=len(rows))
+
+
+def _json_text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)  # arrays and empty objects, e.g. GCP labels and credits
+
+
 def _explain_arrow_error(exc: Exception) -> str:
     text = str(exc)
     if "invalid UTF8" in text or "UTF8" in text:
@@ -169,101 +286,3 @@ def _explain_arrow_error(exc: Exception) -> str:
     if isinstance(exc, (EOFError, zlib.error)) or "gzip" in text.lower() or "decompress" in text.lower():
         return f"the gzip data is truncated or corrupt ({text})"
     return f"malformed CSV ({text})"
-
-
-# --- text → canonical types -------------------------------------------------------------
-
-
-def to_cost_batch(
-    values: dict[str, pa.Array | None], *, batch: TextBatch, source: str, origin: dict[str, str]
-) -> pa.RecordBatch:
-    """Convert text columns (keyed by canonical name) into one COST_SCHEMA batch.
-
-    `origin` maps each canonical name to the source header it came from, for error messages.
-    """
-    arrays = []
-    for column in COST_COLUMNS:
-        text = values.get(column.name)
-        if text is None:
-            text = pa.nulls(batch.num_rows, pa.string())
-        arrays.append(
-            _convert(column, text, batch=batch, source=source, header=origin.get(column.name, column.name))
-        )
-    return pa.RecordBatch.from_arrays(arrays, schema=COST_SCHEMA)
-
-
-def _convert(column: Column, text: pa.Array, *, batch: TextBatch, source: str, header: str) -> pa.Array:
-    text = pc.utf8_trim_whitespace(text)
-    if column.required:
-        missing = pc.or_kleene(pc.is_null(text), pc.equal(text, ""))
-        if pc.any(missing).as_py():
-            row = pc.index(missing, True).as_py()
-            raise IngestError("a value is required here", source=source, line=batch.first_line + row, column=header)
-    if column.is_text:
-        if column.name == "tags":
-            return _tags(text, batch=batch, source=source, header=header)
-        return pc.fill_null(text, "")
-    if column.type == TIMESTAMP:
-        return _cast_located(_iso_timestamps(text), column.type, batch=batch, source=source, header=header, what="date/time")
-    return _decimals(text, column.type, batch=batch, source=source, header=header)
-
-
-def _iso_timestamps(text: pa.Array) -> pa.Array:
-    """Rewrite the date spellings real exports use into ISO 8601 with an explicit zone."""
-    text = pc.replace_substring_regex(text, r" UTC$", "Z")
-    # MM/DD/YYYY[ HH:MM:SS] as written by Azure EA and spreadsheet round-trips.
-    text = pc.replace_substring_regex(text, r"^(\d)/", r"0\1/")
-    text = pc.replace_substring_regex(text, r"^(\d\d)/(\d)/", r"\1/0\2/")
-    text = pc.replace_substring_regex(text, r"^(\d\d)/(\d\d)/(\d{4})", r"\3-\1-\2")
-    text = pc.replace_substring_regex(text, r"^(\d{4}-\d\d-\d\d)$", r"\1T00:00:00")
-    return pc.replace_substring_regex(
-        text, r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?)$", r"\1Z"
-    )
-
-
-def _decimals(text: pa.Array, target: pa.DataType, *, batch: TextBatch, source: str, header: str) -> pa.Array:
-    # Parse wide, round half-even to the stored scale, then narrow: sub-1e-10 residue
-    # (some price sheets carry 12 decimals) must not fail a whole file.
-    wide = _cast_located(text, pa.decimal128(38, 18), batch=batch, source=source, header=header, what="number")
-    rounded = pc.round(wide, ndigits=target.scale, round_mode="half_to_even")
-    return _cast_located(rounded, target, batch=batch, source=source, header=header, what="number in range")
-
-
-def _cast_located(text: pa.Array, target: pa.DataType, *, batch: TextBatch, source: str, header: str, what: str) -> pa.Array:
-    try:
-        return pc.cast(text, target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        row, value = _first_failure(text, lambda one: pc.cast(one, target))
-        raise IngestError(
-            f"{value!r} is not a valid {what}", source=source, line=batch.first_line + row, column=header
-        ) from exc
-
-
-def _first_failure(values: pa.Array, convert: Callable[[pa.Array], object]) -> tuple[int, object]:
-    for row, value in enumerate(values):
-        try:
-            convert(pa.array([value.as_py()], values.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return row, value.as_py()
-    return 0, None
-
-
-def _tags(text: pa.Array, *, batch: TextBatch, source: str, header: str) -> pa.Array:
-    text = pc.fill_null(text, "{}")
-    text = pc.if_else(pc.equal(text, ""), "{}", text)
-    # Tags repeat heavily across rows: validate each distinct value once.
-    for value in pc.unique(text).to_pylist():
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            row = pc.index(text, value).as_py()
-            raise IngestError(
-                f"tags must be a JSON object, got {value[:80]!r}",
-                source=source,
-                line=batch.first_line + row,
-                column=header,
-            )
-    return text
-

@@ -1,0 +1,230 @@
+"""Text columns to the canonical cost columns: exact decimals, UTC timestamps, JSON tags,
+with errors that name the file, line and column. Shared by every billing reader."""
+
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest.errors import IngestError
+from ingest.readers.tabular import TextBatch, normalize_header
+from ingest.schema import COST_COLUMNS, COST_SCHEMA, TIMESTAMP, Column
+
+
+def to_cost_batch(
+    values: dict[str, pa.Array | None], *, batch: TextBatch, source: str, origin: dict[str, str]
+) -> pa.RecordBatch:
+    """Convert text columns (keyed by canonical name) into one COST_SCHEMA batch.
+
+    `origin` maps each canonical name to the source header it came from, for error messages.
+    """
+    arrays = []
+    for column in COST_COLUMNS:
+        text = values.get(column.name)
+        if text is None:
+            text = pa.nulls(batch.num_rows, pa.string())
+        arrays.append(
+            _convert(column, text, batch=batch, source=source, header=origin.get(column.name, column.name))
+        )
+    return pa.RecordBatch.from_arrays(arrays, schema=COST_SCHEMA)
+
+
+def _convert(column: Column, text: pa.Array, *, batch: TextBatch, source: str, header: str) -> pa.Array:
+    text = pc.utf8_trim_whitespace(text)
+    if column.required:
+        missing = pc.or_kleene(pc.is_null(text), pc.equal(text, ""))
+        if pc.any(missing).as_py():
+            row = pc.index(missing, True).as_py()
+            raise IngestError("a value is required here", source=source, line=batch.first_line + row, column=header)
+    if column.is_text:
+        if column.name == "tags":
+            return _tags(text, batch=batch, source=source, header=header)
+        return pc.fill_null(text, "")
+    if column.type == TIMESTAMP:
+        return _cast_located(_iso_timestamps(text), column.type, batch=batch, source=source, header=header, what="date/time")
+    return _decimals(text, column.type, batch=batch, source=source, header=header)
+
+
+def _iso_timestamps(text: pa.Array) -> pa.Array:
+    """Rewrite the date spellings real exports use into ISO 8601 with an explicit zone."""
+    text = pc.replace_substring_regex(text, r" UTC$", "Z")
+    # MM/DD/YYYY[ HH:MM:SS] as written by Azure EA and spreadsheet round-trips.
+    text = pc.replace_substring_regex(text, r"^(\d)/", r"0\1/")
+    text = pc.replace_substring_regex(text, r"^(\d\d)/(\d)/", r"\1/0\2/")
+    text = pc.replace_substring_regex(text, r"^(\d\d)/(\d\d)/(\d{4})", r"\3-\1-\2")
+    text = pc.replace_substring_regex(text, r"^(\d{4}-\d\d-\d\d)$", r"\1T00:00:00")
+    return pc.replace_substring_regex(
+        text, r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?)$", r"\1Z"
+    )
+
+
+def _decimals(text: pa.Array, target: pa.DataType, *, batch: TextBatch, source: str, header: str) -> pa.Array:
+    # Parse wide, round half-even to the stored scale, then narrow: sub-1e-10 residue
+    # (some price sheets carry 12 decimals) must not fail a whole file.
+    wide = parse_decimals(text, batch=batch, source=source, header=header)
+    rounded = pc.round(wide, ndigits=target.scale, round_mode="half_to_even")
+    return _cast_located(rounded, target, batch=batch, source=source, header=header, what="number in range")
+
+
+def _cast_located(text: pa.Array, target: pa.DataType, *, batch: TextBatch, source: str, header: str, what: str) -> pa.Array:
+    try:
+        return pc.cast(text, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        row, value = _first_failure(text, lambda one: pc.cast(one, target))
+        raise IngestError(
+            f"{value!r} is not a valid {what}", source=source, line=batch.first_line + row, column=header
+        ) from exc
+
+
+def _first_failure(values: pa.Array, convert: Callable[[pa.Array], object]) -> tuple[int, object]:
+    for row, value in enumerate(values):
+        try:
+            convert(pa.array([value.as_py()], values.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return row, value.as_py()
+    return 0, None
+
+
+def _tags(text: pa.Array, *, batch: TextBatch, source: str, header: str) -> pa.Array:
+    text = pc.fill_null(text, "{}")
+    text = pc.if_else(pc.equal(text, ""), "{}", text)
+    # Tags repeat heavily across rows: validate each distinct value once.
+    for value in pc.unique(text).to_pylist():
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            row = pc.index(text, value).as_py()
+            raise IngestError(
+                f"tags must be a JSON object, got {value[:80]!r}",
+                source=source,
+                line=batch.first_line + row,
+                column=header,
+            )
+    return text
+
+
+# --- helpers for readers that derive values ----------------------------------------------
+# Provider formats spread one canonical value over several columns (tag columns, a cost plus
+# its credits). These keep such derivations exact and their errors located.
+
+WORK_DECIMAL = pa.decimal128(38, 18)
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_SEPARATOR = "\x1f"  # ASCII unit separator: never part of a tag value
+
+
+class HeaderIndex:
+    """Finds a source column by any spelling of its name (see normalize_header)."""
+
+    def __init__(self, header: list[str]):
+        self._by_normalized: dict[str, str] = {}
+        for name in header:
+            self._by_normalized.setdefault(normalize_header(name), name)
+
+    def find(self, *candidates: str) -> str | None:
+        """The first candidate spelling the file has, as the file spells it."""
+        found = (self._by_normalized.get(normalize_header(name)) for name in candidates)
+        return next((name for name in found if name), None)
+
+
+def parse_decimals(text: pa.Array, *, batch: TextBatch, source: str, header: str) -> pa.Array:
+    """Text to decimal128(38, 18), exactly, for readers that must add or choose amounts.
+
+    Blank is null. Doubles written with more than 18 decimals (3.3333333333333335e-07, as
+    Parquet floats render) are rounded half-even instead of rejected.
+    """
+    text = pc.utf8_trim_whitespace(text)
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    # Arrow's cast wraps silently when an exponent overflows the type, so those go the slow way.
+    if not pc.any(pc.match_substring(text, "e", ignore_case=True)).as_py():
+        try:
+            return pc.cast(text, WORK_DECIMAL)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    encoded = text.dictionary_encode()
+    exact = []
+    for value in encoded.dictionary.to_pylist():
+        try:
+            exact.append(_exact_decimal(value))
+        except (InvalidOperation, ValueError) as exc:
+            row = pc.index(text, value).as_py()
+            raise IngestError(
+                f"{value!r} is not a valid number", source=source, line=batch.first_line + row, column=header
+            ) from exc
+    return pc.take(pa.array(exact, WORK_DECIMAL), encoded.indices)
+
+
+def _exact_decimal(value: str) -> Decimal:
+    if not _NUMBER.fullmatch(value):
+        raise ValueError(value)
+    number = Decimal(value)
+    if number.adjusted() >= WORK_DECIMAL.precision - WORK_DECIMAL.scale:
+        raise ValueError(value)
+    # A context wide enough that quantizing never rounds anything but the excess decimals.
+    wide = Context(prec=WORK_DECIMAL.precision + 2)
+    return number.quantize(Decimal(1).scaleb(-WORK_DECIMAL.scale), rounding=ROUND_HALF_EVEN, context=wide)
+
+
+def decimal_text(values: pa.Array) -> pa.Array:
+    """Decimals back to text for to_cost_batch (which parses them again, losslessly)."""
+    return pc.cast(values, pa.string())
+
+
+def parse_timestamps(text: pa.Array, *, batch: TextBatch, source: str, header: str) -> pa.Array:
+    """Text to UTC timestamps, accepting the spellings to_cost_batch accepts."""
+    text = _iso_timestamps(pc.utf8_trim_whitespace(text))
+    return _cast_located(text, TIMESTAMP, batch=batch, source=source, header=header, what="date/time")
+
+
+def timestamp_text(values: pa.Array) -> pa.Array:
+    """UTC timestamps as ISO text ending in Z. Casting the zone away first is what makes this
+    fast: values are already UTC, and zone-aware formatting costs ten times more."""
+    naive = pc.cast(values.cast(pa.timestamp("us")), pa.string())
+    return pc.binary_join_element_wise(naive, pa.scalar("Z"), "")
+
+
+def calendar_month_bounds(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """The UTC calendar month around each timestamp, as [start, end) text."""
+    start = pc.floor_temporal(values, unit="month")
+    end = pc.floor_temporal(pc.add(start, pa.scalar(timedelta(days=32), pa.duration("us"))), unit="month")
+    return timestamp_text(start), timestamp_text(end)
+
+
+def convert_distinct(
+    text: pa.Array, convert: Callable[[str], str | None], *, batch: TextBatch, source: str, header: str
+) -> pa.Array:
+    """Apply `convert` once per distinct value (billing columns repeat heavily); null stays null.
+    A ValueError from `convert` becomes an IngestError at the first row holding that value."""
+    encoded = text.dictionary_encode()
+    converted = []
+    for value in encoded.dictionary.to_pylist():
+        try:
+            converted.append(convert(value))
+        except ValueError as exc:
+            row = pc.index(text, value).as_py()
+            raise IngestError(str(exc), source=source, line=batch.first_line + row, column=header) from exc
+    return pc.take(pa.array(converted, pa.string()), encoded.indices)
+
+
+def tags_from_columns(batch: TextBatch, keys: dict[str, str]) -> pa.Array:
+    """One JSON object per row from tag columns ({source header: tag key}), skipping empty values.
+
+    Exports spread tags over hundreds of sparse columns whose combinations repeat row after row,
+    so each distinct combination is encoded once.
+    """
+    present = [(header, key) for header, key in keys.items() if header in batch.columns]
+    if not present:
+        return pa.nulls(batch.num_rows, pa.string())
+    values = [pc.fill_null(pc.utf8_trim_whitespace(batch.columns[header]), "") for header, _ in present]
+    combined = pc.binary_join_element_wise(*values, _SEPARATOR).dictionary_encode()
+    objects = []
+    for combination in combined.dictionary.to_pylist():
+        values_by_key = zip((key for _, key in present), combination.split(_SEPARATOR), strict=True)
+        tags = {key: value for key, value in values_by_key if value}
+        objects.append(json.dumps(tags, sort_keys=True, ensure_ascii=False))
+    return pc.take(pa.array(objects, pa.string()), combined.indices)
