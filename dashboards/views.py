@@ -1,40 +1,91 @@
-from datetime import timedelta
 from itertools import groupby
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
-from django.utils import timezone
 
 from dashboards.charts import figure_payload
-from dashboards.charts.spend import spend_by_team_figure
-from finops.selectors.access import visible_teams
-from finops.selectors.spend import spend_by_team_daily, spend_totals_by_currency
+from dashboards.charts.spend import UNALLOCATED, stacked_spend_figure
+from dashboards.csv_export import csv_response
+from dashboards.forms import PRESETS, DashboardFilterForm, SpendViewForm
+from finops.selectors.spend import spend_aggregate, spend_dimensions, spend_totals_by_currency
 
-OVERVIEW_DAYS = 30
+GROUP_LABELS = {"team": "Team", "workload": "Workload", "service": "Service", "provider": "Provider",
+                "service_category": "Service category", "charge_category": "Charge category"}
 
 
 @login_required
 def overview(request):
-    end = timezone.localdate()
-    start = end - timedelta(days=OVERVIEW_DAYS - 1)
-    rows = spend_by_team_daily(user=request.user, start=start, end=end)
-    charts = [
-        {
-            "id": f"spend-by-team-{currency.lower()}",
-            "figure_id": f"spend-by-team-{currency.lower()}-figure",
-            "currency": currency,
-            "figure": figure_payload(spend_by_team_figure(list(group), currency=currency, start=start, end=end)),
-        }
-        for currency, group in groupby(
-            sorted(rows, key=lambda row: row["billing_currency"]), key=lambda row: row["billing_currency"]
-        )
-    ]
-    context = {
-        "days": OVERVIEW_DAYS,
-        "start": start,
-        "end": end,
-        "totals": spend_totals_by_currency(user=request.user, start=start, end=end),
-        "charts": charts,
-        "teams": visible_teams(request.user),
+    form = DashboardFilterForm(request.GET, user=request.user)
+    if not form.is_valid():
+        return _invalid(request, form, "dashboards/overview.html")
+    spend_filter = form.spend_filter()
+    rows = spend_aggregate(user=request.user, spend_filter=spend_filter, group_by="team", granularity="day")
+    context = _page_context(request, form) | {
+        "totals": spend_totals_by_currency(user=request.user, spend_filter=spend_filter),
+        "charts": _charts(rows, form=form, group_by="team", granularity="day", name="spend-by-team"),
     }
     return render(request, "dashboards/overview.html", context)
+
+
+@login_required
+def spend(request):
+    form = SpendViewForm(request.GET, user=request.user)
+    if not form.is_valid():
+        return _invalid(request, form, "dashboards/spend.html")
+    group_by, granularity = form.cleaned_data["group_by"], form.cleaned_data["granularity"]
+    rows = spend_aggregate(user=request.user, spend_filter=form.spend_filter(), group_by=group_by, granularity=granularity)
+    context = _page_context(request, form) | {
+        "charts": _charts(rows, form=form, group_by=group_by, granularity=granularity, name="spend-trend"),
+        "chart_title": f"Spend by {GROUP_LABELS[group_by].lower()}, per {granularity}",
+    }
+    return render(request, "dashboards/spend.html", context)
+
+
+@login_required
+def spend_csv(request):
+    """Exactly the numbers the spend figure shows, at full precision."""
+    form = SpendViewForm(request.GET, user=request.user)
+    if not form.is_valid():
+        return _invalid(request, form, "dashboards/spend.html")
+    group_by, granularity = form.cleaned_data["group_by"], form.cleaned_data["granularity"]
+    rows = spend_aggregate(user=request.user, spend_filter=form.spend_filter(), group_by=group_by, granularity=granularity)
+    return csv_response(
+        filename=f"spend-by-{group_by}-{granularity}-{form.cleaned_data['start']}-{form.cleaned_data['end']}.csv",
+        header=[granularity, group_by, "billing_currency", "effective_cost", "billed_cost"],
+        rows=[[row["period"], row["group"] or UNALLOCATED, row["billing_currency"], row["effective_cost"],
+               row["billed_cost"]] for row in rows],
+    )
+
+
+def _charts(rows: list[dict], *, form, group_by: str, granularity: str, name: str) -> list[dict]:
+    """One figure per currency: amounts in different currencies never share an axis."""
+    by_currency = groupby(sorted(rows, key=lambda row: row["billing_currency"]), key=lambda row: row["billing_currency"])
+    return [
+        {
+            "currency": currency,
+            "figure_id": f"{name}-{currency.lower()}-figure",
+            "figure": figure_payload(
+                stacked_spend_figure(
+                    list(group), currency=currency, start=form.cleaned_data["start"], end=form.cleaned_data["end"],
+                    granularity=granularity, group_label=GROUP_LABELS[group_by],
+                )
+            ),
+        }
+        for currency, group in by_currency
+    ]
+
+
+def _page_context(request, form) -> dict:
+    return {
+        "form": form,
+        "presets": PRESETS,
+        "dimensions": spend_dimensions(user=request.user),
+        "query": request.GET.urlencode(),
+        "start": form.cleaned_data["start"],
+        "end": form.cleaned_data["end"],
+    }
+
+
+def _invalid(request, form, template: str):
+    context = {"form": form, "presets": PRESETS, "dimensions": spend_dimensions(user=request.user), "charts": []}
+    return render(request, template, context, status=400)

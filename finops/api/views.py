@@ -20,7 +20,7 @@ from finops.api.serializers import (
 )
 from finops.models import AllocationRule, IngestRun
 from finops.selectors.access import cost_records_for_user, visible_teams, workloads_for_user
-from finops.selectors.spend import spend_aggregate
+from finops.selectors.spend import SpendFilter, spend_aggregate
 
 
 class TeamViewSet(viewsets.ReadOnlyModelViewSet):
@@ -85,5 +85,9 @@ class SpendView(generics.GenericAPIView):
     def get(self, request):
         query = SpendQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        rows = spend_aggregate(user=request.user, **query.validated_data)
+        params = query.validated_data
+        spend_filter = SpendFilter(start=params["start"], end=params["end"])
+        rows = spend_aggregate(
+            user=request.user, spend_filter=spend_filter, group_by=params["group_by"], granularity=params["granularity"]
+        )
         return Response(SpendRowSerializer(rows, many=True).data)

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import random
+import shutil
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -49,6 +50,8 @@ def demo_billing_exports_write(*, directory: Path, end: date, days: int = 90, se
         for resource in UNALLOCATED_RESOURCES:
             for row in _rows(None, resource, day=day, age_days=offset, days_left=days - 1 - offset, rng=rng):
                 rows_by_file[(resource.provider, day.replace(day=1))].append(row)
+    # The folder holds generated files only: start it afresh so no stale export lingers.
+    shutil.rmtree(directory, ignore_errors=True)
     paths = []
     for (provider, month), rows in sorted(rows_by_file.items()):
         # One folder per provider and billing period, as providers deliver exports.

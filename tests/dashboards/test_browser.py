@@ -5,6 +5,7 @@ import os
 import shutil
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -20,6 +21,17 @@ CHROMIUM_FLAGS = [
     "--disable-component-update", "--no-first-run",
 ]
 PASSWORD = "correct horse battery staple"
+
+
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"  # screenshots for people to look at
+
+
+def log_in(page, live_server, username: str) -> None:
+    if "/accounts/login/" not in page.url:
+        page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
 
 
 def _is_local(url: str) -> bool:
@@ -38,6 +50,7 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
+        ARTIFACTS.mkdir(exist_ok=True)
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         offsite = []
@@ -58,14 +71,12 @@ def member_with_spend():
     return MembershipFactory(team=team).user.username
 
 
-def test_a_member_logs_in_and_sees_their_spend_chart(live_server, member_with_spend, browser_page, tmp_path):
+def test_a_member_logs_in_and_sees_their_spend_chart(live_server, member_with_spend, browser_page):
     page, offsite_requests = browser_page
 
     page.goto(f"{live_server.url}/")
     assert "/accounts/login/" in page.url
-    page.fill("#id_username", member_with_spend)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, live_server, member_with_spend)
 
     page.wait_for_selector("[data-figure][data-rendered=true]", timeout=15000)
     assert page.locator("[data-testid=total-USD]").inner_text() == "1,234.50 USD"
@@ -73,7 +84,26 @@ def test_a_member_logs_in_and_sees_their_spend_chart(live_server, member_with_sp
     assert bar["width"] > 10 and bar["height"] > 100, f"the day's bar is visible: {bar}"
     assert page.locator(".legendtext").all_text_contents() == ["Search"]
     assert offsite_requests == [], "the page must work offline"
-    page.screenshot(path=str(os.environ.get("SCREENSHOT_DIR", tmp_path)) + "/overview.png", full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+
+
+def test_a_member_regroups_the_spend_page_with_the_filter_bar(live_server, member_with_spend, browser_page):
+    page, offsite_requests = browser_page
+    console_errors = []
+    page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
+    log_in(page, live_server, member_with_spend)
+
+    page.goto(f"{live_server.url}/spend/")
+    page.select_option("select[name=group_by]", "service")
+    page.select_option("select[name=granularity]", "week")
+    page.click("form.filter-bar button[type=submit]")
+
+    page.wait_for_selector("[data-figure][data-rendered=true]", timeout=15000)
+    assert "group_by=service" in page.url and "granularity=week" in page.url
+    assert page.locator(".legendtext").all_text_contents() == ["Amazon EC2"]
+    assert page.locator("a.download").get_attribute("href").startswith("/spend/data.csv?")
+    assert console_errors == [] and offsite_requests == []
+    page.screenshot(path=str(ARTIFACTS / "spend.png"), full_page=True)
 
 
 def test_a_wrong_password_shows_an_error(live_server, member_with_spend, browser_page):

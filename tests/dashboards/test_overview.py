@@ -86,7 +86,7 @@ def test_without_data_it_says_how_to_load_some(client):
 
     response = client.get("/")
 
-    assert b"No billing data yet" in response.content
+    assert b"No spend for these filters" in response.content
     assert b"ingest_billing" in response.content
 
 

@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from finops.models import AllocationRule, CostRecord, DailySpend, IngestRun, TeamMembership
-from finops.selectors.spend import spend_by_team_daily
+from finops.selectors.spend import SpendFilter, spend_aggregate
 from tests.factories import AllocationRuleFactory, MembershipFactory, TeamFactory, UserFactory, WorkloadFactory
 
 pytestmark = pytest.mark.django_db
@@ -135,7 +135,8 @@ def test_spend_matches_the_dashboard_numbers(org):
 
     assert response.status_code == 200
     rows = {row["group"]: Decimal(row["effective_cost"]) for row in response.json()}
-    dashboard = {row["team__name"]: row["effective_cost"] for row in spend_by_team_daily(user=leader, start=date(2026, 10, 1), end=date(2026, 10, 31))}
+    october = SpendFilter(start=date(2026, 10, 1), end=date(2026, 10, 31))
+    dashboard = {row["group"]: row["effective_cost"] for row in spend_aggregate(user=leader, spend_filter=october, group_by="team", granularity="month")}
     assert rows == dashboard == {"Search": Decimal("10.5"), "Vision": Decimal("10.5"), None: Decimal("3.25")}
     assert {row["period"] for row in response.json()} == {"2026-10-01"}
 

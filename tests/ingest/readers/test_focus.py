@@ -158,3 +158,18 @@ def test_a_non_utf8_row_is_reported_with_its_line():
 
     with pytest.raises(IngestError, match="not UTF-8"):
         read_all(data)
+
+
+def test_doubles_with_more_decimals_than_stored_are_rounded_half_even():
+    data = replace_cell(AWS_FOCUS.read_text(encoding="utf-8-sig"), line=2, column="BilledCost", value="3.3333333333333335e-07")
+
+    table = read_all(data.encode())
+
+    assert table["billed_cost"].to_pylist()[0] == Decimal("0.0000003333")
+
+
+def test_a_number_too_big_to_store_is_an_error_not_a_wrapped_value():
+    data = replace_cell(AWS_FOCUS.read_text(encoding="utf-8-sig"), line=2, column="BilledCost", value="1e30")
+
+    with pytest.raises(IngestError, match="line 2, column 'BilledCost'"):
+        read_all(data.encode())
