@@ -8,6 +8,7 @@ nothing installed beyond Python.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -190,6 +191,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ingest.tasks.ingest_due_data_sources",
         "schedule": env.int("DATA_SOURCE_POLL_SECONDS", default=300),
     },
+    "detect-spikes-daily": {
+        "task": "finops.tasks.detect_spikes_daily",
+        "schedule": crontab(hour=env.int("ALERT_DETECTION_HOUR", default=6), minute=0),
+    },
 }
 
 # --- E-mail ---
@@ -197,6 +202,13 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="finops@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+
+# --- Alerts ---
+# Links in e-mails (dashboard, alerts page, unsubscribe) start with this.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Spikes found on days older than this (a back-fill, a late bill) are recorded, not mailed.
+ALERT_EMAIL_MAX_AGE_DAYS = env.int("ALERT_EMAIL_MAX_AGE_DAYS", default=3)
 
 # --- Production hardening, switched on together when the site is served over HTTPS ---
 HTTPS = env.bool("HTTPS", default=False)
@@ -221,6 +233,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- GPU efficiency: when a workload's GPUs count as under-used, and what packing aims for ---
+GPU_UNDERUSED_AVERAGE = env.float("GPU_UNDERUSED_AVERAGE", default=0.30)
+GPU_UNDERUSED_P95 = env.float("GPU_UNDERUSED_P95", default=0.60)
+GPU_TARGET_UTILIZATION = env.float("GPU_TARGET_UTILIZATION", default=0.60)
 
 # --- Ingestion ---
 # Browser uploads are written here; the worker must see the same folder (a shared volume).

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from hashlib import sha256
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -19,40 +20,42 @@ from urllib.parse import urlparse
 
 from ingest.errors import IngestError, SourceUnavailable
 
-DATA_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet", ".json", ".jsonl", ".ndjson")
+BILLING_SUFFIXES = (".csv", ".gz", ".parquet", ".json", ".jsonl", ".ndjson")
+GPU_SUFFIXES = (".csv", ".gz", ".prom", ".txt", ".metrics", ".log")
 SPOOL_IN_MEMORY_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
-class BillingFile:
+class SourceFile:
     name: str
     fingerprint: str  # sha256 of the bytes, or S3's ETag and size: equal means identical
+    modified_at: datetime  # when metrics files carry no timestamps, this is when they were taken
     open: Callable[[], AbstractContextManager[BinaryIO]]
 
 
 @dataclass(frozen=True)
 class Delivery:
     label: str
-    files: tuple[BillingFile, ...]
+    files: tuple[SourceFile, ...]
 
     @property
     def fingerprint(self) -> str:
         return sha256("\n".join(sorted(f.fingerprint for f in self.files)).encode()).hexdigest()
 
 
-def deliveries(uri: str) -> list[Delivery]:
+def deliveries(uri: str, *, suffixes: tuple[str, ...] = BILLING_SUFFIXES) -> list[Delivery]:
     if uri.startswith("s3://"):
-        return _s3_deliveries(uri)
-    return _local_deliveries(Path(uri))
+        return _s3_deliveries(uri, suffixes=suffixes)
+    return _local_deliveries(Path(uri), suffixes=suffixes)
 
 
 def is_manifest(name: str) -> bool:
     return name.lower().endswith("manifest.json")
 
 
-def is_data_file(name: str) -> bool:
+def is_data_file(name: str, suffixes: tuple[str, ...] = BILLING_SUFFIXES) -> bool:
     lowered = name.lower()
-    return lowered.endswith(DATA_SUFFIXES) and not is_manifest(name) and not PurePosixPath(lowered).name.startswith(".")
+    return lowered.endswith(suffixes) and not is_manifest(name) and not PurePosixPath(lowered).name.startswith(".")
 
 
 def manifest_keys(document: bytes, *, source: str) -> list[str]:
@@ -68,10 +71,10 @@ def manifest_keys(document: bytes, *, source: str) -> list[str]:
     return [urlparse(key).path.lstrip("/") if key.startswith("s3://") else key for key in keys if key]
 
 
-def _group(files: dict[str, BillingFile], manifests: dict[str, list[str]]) -> list[Delivery]:
+def _group(files: dict[str, SourceFile], manifests: dict[str, list[str]]) -> list[Delivery]:
     """One delivery per manifest; files no manifest names are grouped by folder, unless a
     manifest covers that folder's tree, which makes them stale copies to skip."""
-    groups: dict[str, list[BillingFile]] = {}
+    groups: dict[str, list[SourceFile]] = {}
     named: set[str] = set()
     for manifest_name, keys in sorted(manifests.items()):
         members = [f for path, f in files.items() if any(path.endswith(key) for key in keys)]
@@ -79,7 +82,7 @@ def _group(files: dict[str, BillingFile], manifests: dict[str, list[str]]) -> li
         if members:
             groups[manifest_name] = members
     covered = [str(PurePosixPath(m).parent) for m in manifests]
-    by_folder: dict[str, list[BillingFile]] = defaultdict(list)
+    by_folder: dict[str, list[SourceFile]] = defaultdict(list)
     for path, file in files.items():
         if file.name in named or any(path.startswith(folder + "/") for folder in covered):
             continue
@@ -94,25 +97,26 @@ def _group(files: dict[str, BillingFile], manifests: dict[str, list[str]]) -> li
 # --- local files -------------------------------------------------------------------------
 
 
-def _local_deliveries(path: Path) -> list[Delivery]:
+def _local_deliveries(path: Path, *, suffixes: tuple[str, ...]) -> list[Delivery]:
     if path.is_file():
         return [Delivery(label=str(path), files=(_local_file(path),))]
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such file or folder")
     paths = sorted(p for p in path.rglob("*") if p.is_file())
-    files = {p.as_posix(): _local_file(p) for p in paths if is_data_file(p.name)}
+    files = {p.as_posix(): _local_file(p) for p in paths if is_data_file(p.name, suffixes)}
     manifests = {
         p.as_posix(): manifest_keys(p.read_bytes(), source=str(p)) for p in paths if is_manifest(p.name)
     }
     return _group(files, manifests)
 
 
-def _local_file(path: Path) -> BillingFile:
+def _local_file(path: Path) -> SourceFile:
     digest = sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return BillingFile(name=str(path), fingerprint=digest.hexdigest(), open=lambda: path.open("rb"))
+    modified_at = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    return SourceFile(name=str(path), fingerprint=digest.hexdigest(), modified_at=modified_at, open=lambda: path.open("rb"))
 
 
 # --- S3 ------------------------------------------------------------------------------------
@@ -139,12 +143,12 @@ def _s3_errors(uri: str) -> Iterator[None]:
         raise SourceUnavailable(f"{uri}: {exc}") from exc
 
 
-def _s3_deliveries(uri: str) -> list[Delivery]:
+def _s3_deliveries(uri: str, *, suffixes: tuple[str, ...]) -> list[Delivery]:
     with _s3_errors(uri):
-        return _s3_list_deliveries(uri)
+        return _s3_list_deliveries(uri, suffixes=suffixes)
 
 
-def _s3_list_deliveries(uri: str) -> list[Delivery]:
+def _s3_list_deliveries(uri: str, *, suffixes: tuple[str, ...]) -> list[Delivery]:
     import boto3  # only S3 users pay for importing it
 
     parsed = urlparse(uri)
@@ -158,13 +162,14 @@ def _s3_list_deliveries(uri: str) -> list[Delivery]:
         for obj in page.get("Contents", [])
     ]
     files = {
-        obj["Key"]: BillingFile(
+        obj["Key"]: SourceFile(
             name=f"s3://{bucket}/{obj['Key']}",
             fingerprint=f"s3:{obj['ETag'].strip(chr(34))}:{obj['Size']}",
+            modified_at=obj["LastModified"],
             open=_s3_opener(client, bucket, obj["Key"]),
         )
         for obj in objects
-        if is_data_file(obj["Key"])
+        if is_data_file(obj["Key"], suffixes)
     }
     manifests = {
         obj["Key"]: manifest_keys(

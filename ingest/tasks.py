@@ -1,8 +1,10 @@
 from celery import shared_task
 
-from finops.models import DataSource
+from finops.models import DataSource, IngestRun
 from ingest.errors import SourceUnavailable
-from ingest.services import billing_uri_ingest, data_sources_claim_due
+from ingest.services.billing import billing_uri_ingest
+from ingest.services.data_sources import data_sources_claim_due
+from ingest.services.gpu import gpu_uri_ingest
 
 # Only transient transport errors retry; bad input is permanent and ends as a failed run.
 RETRY = {
@@ -21,9 +23,16 @@ def ingest_billing_uri(uri: str, format: str = "auto") -> list[int]:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
+def ingest_gpu_uri(uri: str, format: str = "auto") -> list[int]:
+    """Ingest GPU metrics from a file, folder or s3:// prefix; idempotent like billing."""
+    return [run.pk for run in gpu_uri_ingest(uri=uri, format=format)]
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
 def ingest_data_source(data_source_id: int) -> list[int]:
     source = DataSource.objects.get(pk=data_source_id)
-    return [run.pk for run in billing_uri_ingest(uri=source.uri, format=source.format, data_source=source)]
+    ingest = gpu_uri_ingest if source.kind == IngestRun.Kind.GPU else billing_uri_ingest
+    return [run.pk for run in ingest(uri=source.uri, format=source.format, data_source=source)]
 
 
 @shared_task

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from finops.models import DataSource, IngestRun
 from finops.selectors.access import user_sees_all_teams
 from ingest.forms import BillingUploadForm
-from ingest.services import billing_upload_store
+from ingest.services.uploads import billing_upload_store
 from ingest.tasks import ingest_billing_uri
 
 RECENT_RUNS = 50

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from finops.api import views
+from finops.api import alerts, views, volumes
 
 router = DefaultRouter()
 router.register("teams", views.TeamViewSet, basename="team")
@@ -9,10 +9,14 @@ router.register("workloads", views.WorkloadViewSet, basename="workload")
 router.register("allocation-rules", views.AllocationRuleViewSet, basename="allocation-rule")
 router.register("cost-records", views.CostRecordViewSet, basename="cost-record")
 router.register("ingest-runs", views.IngestRunViewSet, basename="ingest-run")
+router.register("alert-rules", alerts.AlertRuleViewSet, basename="alert-rule")
+router.register("alerts", alerts.AlertViewSet, basename="alert")
 
 app_name = "api"
 
 urlpatterns = [
     path("spend/", views.SpendView.as_view(), name="spend"),
+    path("unit-costs/", volumes.UnitCostView.as_view(), name="unit-costs"),
+    path("inference-volumes/", volumes.InferenceVolumeView.as_view(), name="inference-volumes"),
     path("", include(router.urls)),
 ]

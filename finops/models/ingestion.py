@@ -3,10 +3,16 @@ from django.db import models
 from finops.models.costs import MONEY
 
 
+class IngestKind(models.TextChoices):
+    BILLING = "billing", "Billing export"
+    GPU = "gpu", "GPU metrics"
+
+
 class DataSource(models.Model):
-    """A place billing exports arrive (a folder or an s3:// prefix), ingested on a schedule."""
+    """A place exports arrive (a folder or an s3:// prefix), ingested on a schedule."""
 
     name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=16, choices=IngestKind.choices, default=IngestKind.BILLING)
     uri = models.CharField(max_length=1000, help_text="A local folder or s3://bucket/prefix")
     format = models.CharField(max_length=32, default="auto")
     interval_minutes = models.PositiveIntegerField(default=360)
@@ -25,12 +31,15 @@ class IngestRun(models.Model):
     """One attempt to load one delivery: a billing file, or the parts of an export that sit in
     one folder, loaded together in one transaction. Kept for every outcome, failures included."""
 
+    Kind = IngestKind
+
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         SKIPPED = "skipped", "Skipped (identical file already loaded)"
         FAILED = "failed", "Failed"
 
+    kind = models.CharField(max_length=16, choices=IngestKind.choices, default=IngestKind.BILLING)
     data_source = models.ForeignKey(
         DataSource, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
     )
@@ -55,7 +64,7 @@ class IngestRun(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["checksum", "status"], name="ingest_checksum_idx")]
+        indexes = [models.Index(fields=["kind", "checksum", "status"], name="ingest_checksum_idx")]
 
     def __str__(self):
         return f"{self.source} ({self.status})"

@@ -1,5 +1,3 @@
-from fnmatch import fnmatchcase
-
 from django.db import models
 from django.db.models import Q
 
@@ -80,19 +78,3 @@ class AllocationRule(models.Model):
 
     def __str__(self):
         return f"#{self.priority} → {self.workload}"
-
-    def matches(
-        self, *, tags: dict, billing_account_id: str, sub_account_id: str, resource_id: str
-    ) -> bool:
-        if self.tag_key:
-            if self.tag_key not in tags:
-                return False
-            if self.tag_value and str(tags[self.tag_key]) != self.tag_value:
-                return False
-        if self.account_id and self.account_id not in (billing_account_id, sub_account_id):
-            return False
-        if self.resource_id_pattern and not fnmatchcase(
-            resource_id or "", self.resource_id_pattern
-        ):
-            return False
-        return True

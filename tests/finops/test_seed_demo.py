@@ -3,7 +3,7 @@ from django.core.management import call_command
 from django.db.models import Sum
 
 from finops.demo.billing import expected_total
-from finops.models import CostRecord, IngestRun, Team, Workload
+from finops.models import CostRecord, GpuHourly, InferenceVolume, IngestRun, Team, Workload
 from tests.money import assert_same_money
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +14,8 @@ def test_it_builds_the_demo_organisation_through_the_ingestion_pipeline(settings
 
     files = sorted((settings.DEMO_DATA_DIR / "billing").rglob("*.csv"))
     assert files, "the demo writes real export files"
-    assert IngestRun.objects.filter(status=IngestRun.Status.SUCCEEDED).count() == len(files)
+    billing_runs = IngestRun.objects.filter(kind=IngestRun.Kind.BILLING, status=IngestRun.Status.SUCCEEDED)
+    assert billing_runs.count() == len(files)  # one per provider and billing month
     loaded = CostRecord.objects.aggregate(total=Sum("effective_cost"))["total"]
     assert_same_money(loaded, expected_total(files))
     assert Team.objects.count() == 4
@@ -22,6 +23,16 @@ def test_it_builds_the_demo_organisation_through_the_ingestion_pipeline(settings
     assert CostRecord.objects.filter(workload=None).exists(), "some spend stays unallocated"
     assert CostRecord.objects.exclude(workload=None).count() > CostRecord.objects.filter(workload=None).count()
     assert "as demo / a-demo-password" in capsys.readouterr().out
+
+
+def test_it_loads_gpu_logs_and_inference_volumes_too(settings):
+    call_command("seed_demo", days=3, password="a-demo-password")
+
+    gpu_run = IngestRun.objects.get(kind=IngestRun.Kind.GPU)
+    assert gpu_run.status == IngestRun.Status.SUCCEEDED
+    assert GpuHourly.objects.exclude(workload=None).exists()
+    assert not GpuHourly.objects.filter(workload=None).exists(), "every demo GPU host has a rule"
+    assert InferenceVolume.objects.count() == 3 * 12
 
 
 def test_running_it_again_skips_the_identical_files(settings):

@@ -4,10 +4,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
 from finops.models import CostRecord, DailySpend, IngestRun
-from ingest.services import billing_uri_ingest
+from ingest.services.billing import billing_uri_ingest
 from tests.factories import AllocationRuleFactory, WorkloadFactory
 from tests.money import assert_same_money
 
@@ -197,3 +198,17 @@ def test_token_meters_of_managed_model_apis_roll_up_as_tokens(ingest_bytes):
     assert rollup["tokens"] == (450 + 220) * 1000  # two "1K Tokens" rows
     assert_same_money(rollup["cost"], Decimal("0.1125") + Decimal("0.2750"))
     assert DailySpend.objects.exclude(workload=chatbot).aggregate(tokens=Sum("tokens"))["tokens"] == 0
+
+
+def test_the_command_prints_each_run_and_fails_loudly_on_bad_input(tmp_path, capsys):
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir(), bad.mkdir()
+    (good / "bill.csv").write_bytes(FOCUS.read_bytes())
+    (bad / "bill.csv").write_bytes(b"not,a,bill\n1,2,3\n")
+
+    call_command("ingest_billing", str(good))
+    assert "succeeded (focus)" in capsys.readouterr().out
+
+    with pytest.raises(CommandError, match="1 of 1 deliveries failed"):
+        call_command("ingest_billing", str(bad))
+    assert "unrecognised billing format" in capsys.readouterr().err

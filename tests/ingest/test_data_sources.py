@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from finops.models import CostRecord, DataSource, IngestRun
-from ingest.services import data_sources_claim_due
+from ingest.services.data_sources import data_sources_claim_due
 from ingest.tasks import ingest_due_data_sources
 
 FOCUS = Path(__file__).parents[1] / "fixtures" / "focus" / "aws-focus-1.2.csv"

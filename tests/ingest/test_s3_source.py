@@ -10,7 +10,7 @@ import pytest
 
 from finops.models import CostRecord, IngestRun
 from ingest.errors import IngestError, SourceUnavailable
-from ingest.services import billing_uri_ingest
+from ingest.services.billing import billing_uri_ingest
 
 FOCUS = Path(__file__).parents[1] / "fixtures" / "focus" / "aws-focus-1.2.csv"
 GCP_FOCUS = Path(__file__).parents[1] / "fixtures" / "focus" / "gcp-focus-1.0-snake.csv"

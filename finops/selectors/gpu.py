@@ -1,0 +1,194 @@
+"""GPU efficiency read from the hourly rollup: GPU-hours bought vs busy, the money idle GPUs
+cost, and which workloads would be cheaper on shared or fewer GPUs.
+
+Definitions (README.md "GPU efficiency" says the same):
+- An observed device-hour counts as one bought GPU-hour, split between the workloads that
+  shared the GPU that hour by their measured share of its samples.
+- Busy GPU-hours = bought GPU-hours × average utilization.
+- Idle waste of a workload on a day = its GPU compute spend that day × (1 − its utilization
+  that day). GPU compute spend is the workload's Compute and AI-and-ML service spend on days
+  it has GPU samples (self-hosted GPU instances); storage, egress and the rest are excluded.
+"""
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import F, FloatField, Sum
+from django.db.models.functions import Cast, TruncDate
+
+from finops.models import GpuHourly
+from finops.selectors.access import user_sees_all_teams, visible_teams
+from finops.selectors.spend import SpendFilter, daily_spend_for_user
+
+GPU_COMPUTE_CATEGORIES = ("Compute", "AI and Machine Learning")
+CENT = Decimal("0.01")
+
+
+def gpu_hourly_for_user(user):
+    rows = GpuHourly.objects.all()
+    if user_sees_all_teams(user):
+        return rows
+    return rows.filter(team__in=visible_teams(user))
+
+
+def _filtered(user, spend_filter: SpendFilter):
+    rows = gpu_hourly_for_user(user).filter(
+        hour__date__gte=spend_filter.start, hour__date__lte=spend_filter.end
+    )
+    if spend_filter.team:
+        rows = rows.filter(team=spend_filter.team)
+    if spend_filter.workload:
+        rows = rows.filter(workload=spend_filter.workload)
+    return rows
+
+
+def _share():
+    return Cast(F("samples"), FloatField()) / Cast(F("gpu_samples"), FloatField())
+
+
+def gpu_hours_by_workload(*, user, spend_filter: SpendFilter) -> list[dict]:
+    """Bought and busy GPU-hours per workload (None = unassigned) and GPU model."""
+    rows = (
+        _filtered(user, spend_filter)
+        .values("workload_id", "workload__name", "model_name")
+        .annotate(bought=Sum(_share()), busy=Sum(_share() * F("utilization_avg") / 100.0))
+        .order_by("workload__name", "model_name")
+    )
+    return [row | {"utilization": (row["busy"] / row["bought"]) if row["bought"] else None} for row in rows]
+
+
+def utilization_heatmap(*, user, spend_filter: SpendFilter, limit: int = 60) -> dict:
+    """Average utilization per device (host / GPU / MIG slice) and hour, for at most `limit`
+    devices (the least utilized first: they are the ones to act on)."""
+    rows = list(
+        _filtered(user, spend_filter)
+        .values("hour", "host", "gpu_uuid", "mig_instance")
+        .annotate(utilization=Sum(F("utilization_avg") * F("samples")) / Sum("samples"))
+        .order_by("hour")
+    )
+    per_device: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        per_device[_device_label(row)].append(row["utilization"])
+    devices = sorted(per_device, key=lambda label: sum(per_device[label]) / len(per_device[label]))[:limit]
+    hours = sorted({row["hour"] for row in rows})
+    index = {hour: i for i, hour in enumerate(hours)}
+    grid = {device: [None] * len(hours) for device in devices}
+    for row in rows:
+        label = _device_label(row)
+        if label in grid:
+            grid[label][index[row["hour"]]] = row["utilization"]
+    return {"hours": hours, "devices": devices, "values": [grid[device] for device in devices]}
+
+
+def _device_label(row: dict) -> str:
+    mig = f" MIG {row['mig_instance']}" if row["mig_instance"] else ""
+    return f"{row['host']} · {row['gpu_uuid'][:12]}{mig}"
+
+
+def idle_waste_by_workload(*, user, spend_filter: SpendFilter) -> list[dict]:
+    """GPU compute spend, utilization and idle waste per workload and currency over the period."""
+    utilization = _daily_utilization(user, spend_filter)
+    spend = (
+        spend_filter.apply(daily_spend_for_user(user))
+        .filter(workload_id__in={workload for workload, _ in utilization}, service_category__in=GPU_COMPUTE_CATEGORIES)
+        .values("workload_id", "workload__name", "day", "billing_currency")
+        .annotate(cost=Sum("effective_cost"))
+    )
+    totals: dict[tuple, dict] = {}
+    for row in spend:
+        day_utilization = utilization.get((row["workload_id"], row["day"]))
+        if day_utilization is None:
+            continue
+        key = (row["workload_id"], row["billing_currency"])
+        total = totals.setdefault(
+            key, {"workload_id": row["workload_id"], "workload": row["workload__name"], "billing_currency": row["billing_currency"],
+                  "gpu_cost": Decimal(0), "idle_waste": Decimal(0)}
+        )
+        total["gpu_cost"] += row["cost"]
+        idle_share = Decimal(str(round(1 - day_utilization, 6)))
+        total["idle_waste"] += row["cost"] * idle_share
+    for total in totals.values():
+        total["idle_waste"] = total["idle_waste"].quantize(CENT)
+        total["utilization"] = 1 - float(total["idle_waste"] / total["gpu_cost"]) if total["gpu_cost"] else None
+    return sorted(totals.values(), key=lambda total: total["idle_waste"], reverse=True)
+
+
+def _daily_utilization(user, spend_filter: SpendFilter) -> dict[tuple[int, date], float]:
+    """Busy share of bought GPU-hours per workload and reporting day."""
+    rows = (
+        _filtered(user, spend_filter)
+        .exclude(workload=None)
+        .annotate(day=TruncDate("hour"))
+        .values("workload_id", "day")
+        .annotate(bought=Sum(_share()), busy=Sum(_share() * F("utilization_avg") / 100.0))
+    )
+    return {(row["workload_id"], row["day"]): row["busy"] / row["bought"] for row in rows if row["bought"]}
+
+
+@dataclass(frozen=True)
+class RightSizing:
+    workload_id: int
+    workload: str
+    utilization_avg: float
+    utilization_p95: float
+    gpu_hours: float
+    gpu_cost: Decimal
+    billing_currency: str
+    estimated_saving: Decimal
+    advice: str
+
+
+def right_sizing_suggestions(*, user, spend_filter: SpendFilter) -> list[RightSizing]:
+    """Workloads whose GPUs idle: average utilization under GPU_UNDERUSED_AVERAGE and the 95th
+    percentile of hourly utilization under GPU_UNDERUSED_P95.
+
+    The saving estimate assumes the same work packed onto GPUs that run at
+    GPU_TARGET_UTILIZATION (by sharing GPUs: MIG, time-slicing, fractional GPUs; or by fewer or
+    smaller instances): spend × (1 − average / target).
+    """
+    average_limit = settings.GPU_UNDERUSED_AVERAGE
+    p95_limit = settings.GPU_UNDERUSED_P95
+    target = settings.GPU_TARGET_UTILIZATION
+    hourly: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    names = {}
+    for row in (
+        _filtered(user, spend_filter).exclude(workload=None)
+        .values("workload_id", "workload__name", "hour")
+        .annotate(bought=Sum(_share()), busy=Sum(_share() * F("utilization_avg") / 100.0))
+    ):
+        if row["bought"]:
+            hourly[row["workload_id"]].append((row["busy"] / row["bought"], row["bought"]))
+            names[row["workload_id"]] = row["workload__name"]
+    costs = {(w["workload_id"]): w for w in idle_waste_by_workload(user=user, spend_filter=spend_filter)}
+    suggestions = []
+    for workload_id, hours in hourly.items():
+        bought = sum(weight for _, weight in hours)
+        average = sum(share * weight for share, weight in hours) / bought
+        p95 = _percentile([share for share, _ in hours], 0.95)
+        if average >= average_limit or p95 >= p95_limit or workload_id not in costs:
+            continue
+        cost = costs[workload_id]
+        saving = (cost["gpu_cost"] * Decimal(str(round(1 - average / target, 6)))).quantize(CENT)
+        suggestions.append(
+            RightSizing(
+                workload_id=workload_id, workload=names[workload_id], utilization_avg=average, utilization_p95=p95,
+                gpu_hours=bought, gpu_cost=cost["gpu_cost"], billing_currency=cost["billing_currency"],
+                estimated_saving=saving,
+                advice=(
+                    f"GPUs average {average:.0%} busy (95th percentile {p95:.0%}). Sharing GPUs (MIG, time-slicing, "
+                    f"fractional GPUs) or fewer/smaller instances at {target:.0%} would need about "
+                    f"{average / target:.0%} of today's GPU capacity."
+                ),
+            )
+        )
+    return sorted(suggestions, key=lambda suggestion: suggestion.estimated_saving, reverse=True)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    rank = max(0, math.ceil(q * len(ordered)) - 1)
+    return ordered[rank]

@@ -1,0 +1,84 @@
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Avg, Count, Max, Q, QuerySet
+from django.db.models.functions import TruncHour
+
+from finops.models import GpuAssignmentRule, GpuHourly, GpuSample
+from finops.services.allocation import glob_to_regex
+
+
+def gpu_samples_assign(*, samples: QuerySet[GpuSample]) -> int:
+    """Assign samples to workloads by the enabled rules, first matching rule wins; returns how
+    many were assigned. Samples no rule matches stay unassigned (and show as such)."""
+    samples.exclude(workload=None).update(workload=None)
+    assigned = 0
+    for rule in GpuAssignmentRule.objects.filter(enabled=True).order_by("priority", "id"):
+        assigned += samples.filter(workload=None).filter(_criteria(rule)).update(workload_id=rule.workload_id)
+    return assigned
+
+
+def _criteria(rule: GpuAssignmentRule) -> Q:
+    criteria = Q()
+    if rule.host_pattern:
+        criteria &= Q(host__regex=glob_to_regex(rule.host_pattern))
+    if rule.namespace:
+        criteria &= Q(namespace=rule.namespace)
+    if rule.pod_pattern:
+        criteria &= Q(pod__regex=glob_to_regex(rule.pod_pattern))
+    if rule.gpu_uuid:
+        criteria &= Q(gpu_uuid=rule.gpu_uuid)
+    if rule.mig_instance:
+        criteria &= Q(mig_instance=rule.mig_instance)
+    return criteria
+
+
+HOSTS_PER_PASS = 50  # bounds memory: a month of hours for 50 hosts is ~36k groups
+
+
+def gpu_hourly_refresh(*, hosts: list[str], earliest: datetime, latest: datetime) -> int:
+    """Rebuild the hourly (UTC) rollup of these hosts over the hours between two sample
+    times; returns the number of rollup rows written."""
+    first_hour = earliest.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    end = latest.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    hosts = sorted(set(hosts))
+    return sum(
+        _refresh_hosts(hosts[i : i + HOSTS_PER_PASS], first_hour=first_hour, end=end)
+        for i in range(0, len(hosts), HOSTS_PER_PASS)
+    )
+
+
+def _refresh_hosts(hosts: list[str], *, first_hour: datetime, end: datetime) -> int:
+    groups = list(
+        GpuSample.objects.filter(host__in=hosts, sampled_at__gte=first_hour, sampled_at__lt=end)
+        .annotate(hour=TruncHour("sampled_at", tzinfo=UTC))
+        .values("hour", "host", "gpu_uuid", "mig_instance", "model_name", "workload_id", "workload__team_id")
+        .annotate(count=Count("id"), average=Avg("utilization"), peak=Max("utilization"))
+        .order_by()
+    )
+    per_gpu_hour: dict[tuple, int] = defaultdict(int)
+    for group in groups:
+        per_gpu_hour[(group["hour"], group["host"], group["gpu_uuid"])] += group["count"]
+    with transaction.atomic():
+        GpuHourly.objects.filter(host__in=hosts, hour__gte=first_hour, hour__lt=end).delete()
+        rows = GpuHourly.objects.bulk_create(
+            (
+                GpuHourly(
+                    hour=group["hour"],
+                    host=group["host"],
+                    gpu_uuid=group["gpu_uuid"],
+                    mig_instance=group["mig_instance"],
+                    model_name=group["model_name"],
+                    workload_id=group["workload_id"],
+                    team_id=group["workload__team_id"],
+                    samples=group["count"],
+                    utilization_avg=group["average"],
+                    utilization_max=group["peak"],
+                    gpu_samples=per_gpu_hour[(group["hour"], group["host"], group["gpu_uuid"])],
+                )
+                for group in groups
+            ),
+            batch_size=5000,
+        )
+    return len(rows)
