@@ -1,6 +1,7 @@
 """Inference volumes pushed by the serving stack, and the unit costs they give."""
 
 from django.db import transaction
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -14,8 +15,16 @@ from finops.services.volumes import VolumeRow, inference_volumes_upsert
 MAX_ROWS_PER_PUSH = 10_000
 
 
+class _SlugField(serializers.SlugRelatedField):
+    def to_internal_value(self, data):
+        # PostgreSQL text cannot hold NUL: such a slug is unknown, not a 500.
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
+
+
 class VolumeInSerializer(serializers.Serializer):
-    workload = serializers.SlugRelatedField(slug_field="slug", queryset=Workload.objects.none())
+    workload = _SlugField(slug_field="slug", queryset=Workload.objects.none())
     day = serializers.DateField()
     requests = serializers.IntegerField(min_value=0)
     input_tokens = serializers.IntegerField(min_value=0, default=0)
@@ -37,6 +46,13 @@ class VolumeOutSerializer(serializers.ModelSerializer):
         fields = ["workload", "day", "requests", "input_tokens", "output_tokens", "source", "updated_at"]
 
 
+class _PaginatedReadsOnly(AutoSchema):
+    """POST answers a plain list, not a page: only GET is documented as paginated."""
+
+    def _get_paginator(self):
+        return super()._get_paginator() if self.method == "GET" else None
+
+
 class InferenceVolumeView(generics.ListCreateAPIView):
     """GET lists volumes; POST sets volumes for many (workload, day) pairs at once.
 
@@ -45,6 +61,7 @@ class InferenceVolumeView(generics.ListCreateAPIView):
 
     serializer_class = VolumeOutSerializer
     filterset_fields = ["workload", "day", "source"]
+    schema = _PaginatedReadsOnly()
 
     def get_queryset(self):
         return InferenceVolume.objects.filter(workload__in=workloads_for_user(self.request.user)).select_related("workload").order_by("-day", "workload__slug")
