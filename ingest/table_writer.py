@@ -9,6 +9,7 @@ import io
 from collections.abc import Callable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.db import connection
 
@@ -26,6 +27,7 @@ def with_constant(batch: pa.RecordBatch, name: str, value: int) -> pa.RecordBatc
 
 
 def _copy(table: str, batch: pa.RecordBatch) -> None:
+    batch = _utc_timestamps_as_text(batch)
     buffer = io.BytesIO()
     # Strings are always quoted by pyarrow, so "" stays an empty string and an absent
     # value (written unquoted and empty) becomes NULL under COPY's CSV rules.
@@ -35,6 +37,18 @@ def _copy(table: str, batch: pa.RecordBatch) -> None:
         statement = f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN WITH (FORMAT csv)"
         with cursor.cursor.copy(statement) as copy:
             copy.write(buffer.getbuffer())
+
+
+def _utc_timestamps_as_text(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Zone-aware timestamps rendered by the CSV writer cost ~85% of its time; the values are
+    UTC already, so render them zone-less and append the offset PostgreSQL reads."""
+    columns = []
+    for field, column in zip(batch.schema, batch.columns, strict=True):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            naive = pc.cast(column.cast(pa.timestamp(field.type.unit, tz="UTC")).cast(pa.timestamp(field.type.unit)), pa.string())
+            column = pc.binary_join_element_wise(naive, pa.scalar("+00"), "")
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _insert(table: str, batch: pa.RecordBatch) -> None:

@@ -1,5 +1,6 @@
 import csv
 import io
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def test_it_loads_every_row_and_records_the_run(ingest_bytes):
     assert_same_money(total(), run.total_effective_cost)
     assert_same_money(total("billed_cost"), run.total_billed_cost)
     assert run.billing_periods == [["AWS", "111122223333", "2026-10-01T00:00:00+00:00"]]
+    starts = sorted(set(CostRecord.objects.values_list("charge_period_start", flat=True)))
+    assert starts == [datetime(2026, 10, 1, 0, tzinfo=UTC), datetime(2026, 10, 1, 1, tzinfo=UTC)]
 
 
 def test_ingesting_the_same_file_twice_skips_it_and_keeps_the_totals(ingest_bytes):
