@@ -118,6 +118,19 @@ _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _SEPARATOR = "\x1f"  # ASCII unit separator: never part of a tag value
 
 
+def locate_columns(
+    header: list[str], fields: dict[str, tuple[str, ...]], required, *, source: str, what: str
+) -> dict[str, str]:
+    """Map each field to the source column that spells it (first spelling found), or raise
+    the error naming the first required one missing (`what` names the export, e.g. "CUR")."""
+    index = HeaderIndex(header)
+    origin = {field: name for field, spellings in fields.items() if (name := index.find(*spellings))}
+    missing = next((fields[field][0] for field in required if field not in origin), None)
+    if missing:
+        raise IngestError(f"required {what} column {missing} is missing", source=source, line=1)
+    return origin
+
+
 class HeaderIndex:
     """Finds a source column by any spelling of its name (see normalize_header)."""
 

@@ -31,8 +31,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.errors import IngestError
-from ingest.readers.convert import HeaderIndex, convert_distinct, decimal_text, parse_decimals, to_cost_batch
+from ingest.readers.convert import convert_distinct, decimal_text, locate_columns, parse_decimals, to_cost_batch
 from ingest.readers.tabular import TextBatch, normalize_header
 
 PROVIDER_NAME = "AWS"
@@ -181,12 +180,7 @@ def has_cur2_map_columns(header: list[str]) -> bool:
 
 def cur_columns(header: list[str], *, source: str) -> dict[str, str]:
     """CUR field -> the source header carrying it, for the fields the file has."""
-    index = HeaderIndex(header)
-    found = {field: index.find(*spellings) for field, spellings in FIELDS.items()}
-    missing = next((FIELDS[field][0] for field in REQUIRED if not found[field]), None)
-    if missing:
-        raise IngestError(f"required CUR column {missing} is missing", source=source, line=1)
-    return {field: name for field, name in found.items() if name}
+    return locate_columns(header, FIELDS, REQUIRED, source=source, what="CUR")
 
 
 def cur_values(batch: TextBatch, columns: dict[str, str]) -> dict[str, pa.Array | None]:

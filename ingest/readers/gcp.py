@@ -22,8 +22,7 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.errors import IngestError
-from ingest.readers.convert import HeaderIndex, calendar_month_bounds, convert_distinct, decimal_text, parse_decimals, parse_timestamps, to_cost_batch
+from ingest.readers.convert import calendar_month_bounds, convert_distinct, decimal_text, locate_columns, parse_decimals, parse_timestamps, to_cost_batch
 from ingest.readers.tabular import TextBatch, iter_text_batches, normalize_header
 
 FORMAT = "gcp"
@@ -115,11 +114,7 @@ def detect(header: list[str]) -> bool:
 
 
 def read(stream: BinaryIO, *, source: str, header: list[str]) -> Iterator[pa.RecordBatch]:
-    index = HeaderIndex(header)
-    origin = {field: name for field, spellings in FIELDS.items() if (name := index.find(*spellings))}
-    missing = next((FIELDS[field][0] for field in REQUIRED if field not in origin), None)
-    if missing:
-        raise IngestError(f"required billing export column {missing} is missing", source=source, line=1)
+    origin = locate_columns(header, FIELDS, REQUIRED, source=source, what="billing export")
     for batch in iter_text_batches(stream, source=source, header=header):
         values = {field: batch.column(name) for field, name in origin.items()}
         yield _cost_batch(values, batch=batch, source=source, origin=origin)

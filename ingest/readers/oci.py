@@ -15,8 +15,7 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.errors import IngestError
-from ingest.readers.convert import HeaderIndex, calendar_month_bounds, convert_distinct, decimal_text, parse_decimals, parse_timestamps, tags_from_columns, to_cost_batch
+from ingest.readers.convert import calendar_month_bounds, convert_distinct, decimal_text, locate_columns, parse_decimals, parse_timestamps, tags_from_columns, to_cost_batch
 from ingest.readers.tabular import TextBatch, iter_text_batches, normalize_header
 
 FORMAT = "oci"
@@ -77,11 +76,7 @@ def detect(header: list[str]) -> bool:
 
 
 def read(stream: BinaryIO, *, source: str, header: list[str]) -> Iterator[pa.RecordBatch]:
-    index = HeaderIndex(header)
-    origin = {field: name for field, spellings in FIELDS.items() if (name := index.find(*spellings))}
-    missing = next((FIELDS[field][0] for field in REQUIRED if field not in origin), None)
-    if missing:
-        raise IngestError(f"required cost report column {missing} is missing", source=source, line=1)
+    origin = locate_columns(header, FIELDS, REQUIRED, source=source, what="cost report")
     tag_keys = {name: name[len(TAG_PREFIX):] for name in header if name.startswith(TAG_PREFIX)}
     tag_keys = {name: key for name, key in tag_keys.items() if key}
     for batch in iter_text_batches(stream, source=source, header=header):
