@@ -1,7 +1,7 @@
 """Benchmark `manage.py ingest_gpu` on a month of 1-minute nvidia-smi samples of a GPU fleet.
 
     .venv/bin/python bench/ingest_gpu.py [--gpus 500] [--days 30] [--interval-minutes 1]
-                                         [--hosts-per-file 1] [--small-days 1]
+                                         [--hosts-per-file 1] [--small-days 1] [--timeout-minutes 15]
                                          [--database-url postgres://postgres@127.0.0.1:5432/finops_gpu_bench]
 
 It writes synthetic `nvidia-smi --query-gpu=... --format=csv` logs (8 GPUs per host, a fixed
@@ -11,7 +11,7 @@ seed, utilization shaped like inference, training, nightly batch and notebook fl
     wall time, samples/s, peak RSS, and an exact check of what was loaded (sample count and
     utilization sum, one GpuHourly row per GPU-hour, per-GPU-hour shares adding up to 1, the
     samples each workload received);
-  * does the same on a `--small-days` copy of the fleet, so the two peak RSS figures show
+  * does the same on a `--small-days` copy of the fleet, so that the two peak RSS figures show
     whether memory grows with the span ingested;
   * ingests the small copy once more in this process, with timers around the pipeline's
     phases (read, COPY, replace, assign, hourly rollup, commit).
@@ -25,6 +25,7 @@ import hashlib
 import importlib
 import io
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,7 +46,7 @@ import pyarrow.compute as pc
 PROJECT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/finops_gpu_bench"
-# Databases other people, other benches and the test suite own; this bench drops its own.
+# Databases that other people, other benches and the test suite own; this bench drops its own.
 FORBIDDEN_DATABASES = {
     "postgres", "template0", "template1", "finops_ci", "finops_dev", "finops_bench", "finops_alerts",
 }
@@ -54,14 +55,14 @@ SEED = 20261101
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)  # a Sunday; November has 30 days
 GPUS_PER_HOST = 8
 MINUTES_PER_DAY = 24 * 60
-NVIDIA_SMI_HEADER = (  # as `finops.demo.usage.NVIDIA_SMI_HEADER` and nvidia-smi itself print it
+NVIDIA_SMI_HEADER = (  # as nvidia-smi (and `finops.demo.usage.NVIDIA_SMI_HEADER`) prints it
     "timestamp, name, pci.bus_id, uuid, utilization.gpu [%], utilization.memory [%], "
     "memory.total [MiB], memory.used [MiB], power.draw [W]"
 )
 POWER_SENSOR_GAP_SHARE = 0.0005  # power.draw reads "[N/A]" now and then; the sample still counts
 
 
-# --- the fleet: pools of hosts, their workloads and GPUs ----------------------------------------
+# --- the fleet: pools of hosts, their workloads and GPUs ---------------------------------------
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,9 @@ class GpuSlot:
 # times: `minutes` since START, shape (steps,); result shape (steps, gpus). Vectorised over the
 # whole chunk; `rng` draws are per host and chunk, so a fixed seed gives the same files.
 
+Rng = np.random.Generator
+Profile = Callable[[np.ndarray, int, Rng, float], np.ndarray]
+
 
 def _calendar(minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     hour_of_day = (minutes / 60) % 24
@@ -165,7 +169,7 @@ def _calendar(minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hour_of_day, weekend
 
 
-def inference_profile(minutes: np.ndarray, gpus: int, rng: np.random.Generator, busy: float) -> np.ndarray:
+def inference_profile(minutes: np.ndarray, gpus: int, rng: Rng, busy: float) -> np.ndarray:
     """Traffic with a daily cycle (busiest mid-afternoon UTC), quieter weekends, minute-to-minute
     bursts shared by the host (one load balancer) and a per-GPU spread."""
     hour_of_day, weekend = _calendar(minutes)
@@ -175,9 +179,9 @@ def inference_profile(minutes: np.ndarray, gpus: int, rng: np.random.Generator, 
     return level[:, None] * spread + rng.normal(0, 6, (minutes.size, gpus))
 
 
-def training_profile(minutes: np.ndarray, gpus: int, rng: np.random.Generator, busy: float) -> np.ndarray:
+def training_profile(minutes: np.ndarray, gpus: int, rng: Rng, busy: float) -> np.ndarray:
     """Saturated GPUs, a 3-minute dip at each hourly checkpoint, and on some days a job restart
-    leaving the host idle for 20-90 minutes."""
+    that leaves the host idle for 20-90 minutes."""
     level = np.full(minutes.size, 96.0)
     level[(minutes + rng.integers(0, 60)) % 60 < 3] = 8.0
     if rng.random() < 0.3:
@@ -186,7 +190,7 @@ def training_profile(minutes: np.ndarray, gpus: int, rng: np.random.Generator, b
     return level[:, None] + rng.normal(0, 2, (minutes.size, gpus))
 
 
-def nightly_batch_profile(minutes: np.ndarray, gpus: int, rng: np.random.Generator, busy: float) -> np.ndarray:
+def nightly_batch_profile(minutes: np.ndarray, gpus: int, rng: Rng, busy: float) -> np.ndarray:
     """Evaluation jobs from 01:00 to 06:00 UTC on weekdays, idle otherwise."""
     hour_of_day, weekend = _calendar(minutes)
     running = (hour_of_day >= 1) & (hour_of_day < 6) & ~weekend
@@ -195,12 +199,11 @@ def nightly_batch_profile(minutes: np.ndarray, gpus: int, rng: np.random.Generat
     return level[:, None] + noise
 
 
-def notebook_profile(minutes: np.ndarray, gpus: int, rng: np.random.Generator, busy: float) -> np.ndarray:
+def notebook_profile(minutes: np.ndarray, gpus: int, rng: Rng, busy: float) -> np.ndarray:
     """Research notebooks: idle, except that in office hours each GPU is busy (30-90 %) for
     about a quarter of the hours, independently."""
     hour_of_day, weekend = _calendar(minutes)
-    hour = (minutes // 60).astype(np.int64)
-    hours = hour - hour[0]
+    hours = (minutes // 60 - minutes[0] // 60).astype(np.int64)  # hour of the chunk of each sample
     bursts = rng.random((hours[-1] + 1, gpus)) < 0.25
     burst_level = rng.uniform(30, 90, (hours[-1] + 1, gpus))
     office = ((hour_of_day >= 8) & (hour_of_day < 19) & ~weekend)[:, None]
@@ -208,11 +211,11 @@ def notebook_profile(minutes: np.ndarray, gpus: int, rng: np.random.Generator, b
     return level + rng.normal(0, 3, (minutes.size, gpus))
 
 
-def idle_profile(minutes: np.ndarray, gpus: int, rng: np.random.Generator, busy: float) -> np.ndarray:
+def idle_profile(minutes: np.ndarray, gpus: int, rng: Rng, busy: float) -> np.ndarray:
     return np.zeros((minutes.size, gpus))
 
 
-PROFILES: dict[str, Callable[..., np.ndarray]] = {
+PROFILES: dict[str, Profile] = {
     "inference": inference_profile,
     "training": training_profile,
     "nightly-batch": nightly_batch_profile,
@@ -221,7 +224,7 @@ PROFILES: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
-# --- nvidia-smi log files ------------------------------------------------------------------------
+# --- nvidia-smi log files ----------------------------------------------------------------------
 
 
 @dataclass
@@ -231,7 +234,7 @@ class GeneratedLogs:
     folder: Path
     days: float
     gpus: int
-    hours: int  # distinct UTC hours holding samples (per GPU)
+    hours: int  # distinct UTC hours holding samples (of every GPU)
     files: int = 0
     samples: int = 0
     utilization_sum: int = 0  # utilization is written as whole percents, so this sum is exact
@@ -245,7 +248,9 @@ class GeneratedLogs:
         return self.gpus * self.hours
 
 
-def logs_generate(folder: Path, *, gpus: int, days: float, interval: int, hosts_per_file: int) -> GeneratedLogs:
+def logs_generate(
+    folder: Path, *, gpus: int, days: float, interval: int, hosts_per_file: int
+) -> GeneratedLogs:
     """One nvidia-smi CSV per host (named `<host>_<date>.csv`, the host coming from the name),
     or with --hosts-per-file > 1 merged files with a `host` column, their lines interleaved by
     time as a collector merging several hosts writes them."""
@@ -257,10 +262,10 @@ def logs_generate(folder: Path, *, gpus: int, days: float, interval: int, hosts_
     hosts = fleet_plan(gpus)
     for number, first in enumerate(range(0, len(hosts), hosts_per_file)):
         group = hosts[first : first + hosts_per_file]
-        name = group[0].name if hosts_per_file == 1 else f"fleet-{number:02d}"
+        name = group[0].name if len(group) == 1 else f"fleet-{number:02d}"  # else a host column names them
         path = folder / f"{name}_{START:%Y-%m-%d}.csv"
-        rng = np.random.default_rng([SEED, number])  # per file: the same files whatever is generated before
-        logs.utilization_sum += _log_write(path, group, sample_minutes, interval, rng, host_column=hosts_per_file > 1)
+        rng = np.random.default_rng([SEED, number])  # per file: the same file whatever came before
+        logs.utilization_sum += _log_write(path, group, sample_minutes, interval, rng)
         logs.files += 1
         logs.bytes += path.stat().st_size
         for host in group:
@@ -270,27 +275,23 @@ def logs_generate(folder: Path, *, gpus: int, days: float, interval: int, hosts_
     return logs
 
 
-def _log_write(
-    path: Path, hosts: list[Host], sample_minutes: np.ndarray, interval: int, rng: np.random.Generator, *, host_column: bool
-) -> int:
+def _log_write(path: Path, hosts: list[Host], sample_minutes: np.ndarray, interval: int, rng: Rng) -> int:
     """Write one file a day at a time (bounded memory whatever the span); returns the sum of the
-    utilization values written. The header is repeated at each day, as when a collector restarts
-    nvidia-smi daily and appends to the same file."""
-    slots = [GpuSlot(host, index) for host in hosts for index in range(host.gpus)]
-    constants = _slot_constants(slots, rng)
-    header = ("host, " if host_column else "") + NVIDIA_SMI_HEADER + "\n"
+    utilization values written. The header is repeated each day, as when a collector restarts
+    nvidia-smi daily and appends to the same file. Several hosts: a leading `host` column."""
+    slots = _slot_constants([GpuSlot(host, index) for host in hosts for index in range(host.gpus)], rng)
+    host_column = len(hosts) > 1
+    header = (("host, " if host_column else "") + NVIDIA_SMI_HEADER + "\n").encode()
+    steps_per_day = max(1, MINUTES_PER_DAY // interval)
     utilization_sum = 0
-    per_day = max(1, MINUTES_PER_DAY // interval)
     with path.open("wb") as out:
-        for first in range(0, sample_minutes.size, per_day):
-            minutes = sample_minutes[first : first + per_day]
-            utilization = np.hstack([
-                PROFILES[host.pool.profile](minutes, host.gpus, rng, host.pool.busy) for host in hosts
-            ])
-            utilization = np.clip(np.rint(utilization), 0, 100).astype(np.int64)  # nvidia-smi prints whole %
+        for first in range(0, sample_minutes.size, steps_per_day):
+            minutes = sample_minutes[first : first + steps_per_day]
+            grid = np.hstack([PROFILES[h.pool.profile](minutes, h.gpus, rng, h.pool.busy) for h in hosts])
+            utilization = np.clip(np.rint(grid), 0, 100).astype(np.int64)  # nvidia-smi prints whole %
             utilization_sum += int(utilization.sum())
-            out.write(header.encode())
-            out.write(_lines(minutes, utilization, constants, rng, host_column=host_column))
+            out.write(header)
+            out.write(_lines(minutes, utilization, slots, rng, host_column=host_column))
     return utilization_sum
 
 
@@ -300,29 +301,30 @@ class _SlotConstants:
 
     host: pa.Array  # host name
     identity: pa.Array  # "name, pci.bus_id, uuid"
-    offset_ms: np.ndarray  # when in the minute the host's nvidia-smi loop samples, + a few ms per GPU
+    offset_ms: np.ndarray  # when in the minute the host's nvidia-smi loop samples, + 2 ms per GPU
     memory_mib: np.ndarray
+    memory_text: pa.Array  # "81920 MiB"
     idle_watts: np.ndarray
     max_watts: np.ndarray
-    memory_text: pa.Array  # "81920 MiB"
 
 
-def _slot_constants(slots: list[GpuSlot], rng: np.random.Generator) -> _SlotConstants:
-    host_offset_ms = {host.name: int(rng.integers(0, 30_000)) for host in {s.host: None for s in slots}}
+def _slot_constants(slots: list[GpuSlot], rng: Rng) -> _SlotConstants:
+    host_names = dict.fromkeys(s.host.name for s in slots)  # in order, once each
+    host_offset_ms = {name: int(rng.integers(0, 30_000)) for name in host_names}
     memory = np.array([s.host.pool.model.memory_mib for s in slots])
     return _SlotConstants(
         host=pa.array([s.host.name for s in slots]),
         identity=pa.array([s.identity for s in slots]),
         offset_ms=np.array([host_offset_ms[s.host.name] + 2 * s.index for s in slots], dtype=np.int64),
         memory_mib=memory,
+        memory_text=pa.array([f"{m} MiB" for m in memory]),
         idle_watts=np.array([s.host.pool.model.idle_watts for s in slots]),
         max_watts=np.array([s.host.pool.model.max_watts for s in slots]),
-        memory_text=pa.array([f"{m} MiB" for m in memory]),
     )
 
 
 def _lines(
-    minutes: np.ndarray, utilization: np.ndarray, slots: _SlotConstants, rng: np.random.Generator, *, host_column: bool
+    minutes: np.ndarray, utilization: np.ndarray, slots: _SlotConstants, rng: Rng, *, host_column: bool
 ) -> memoryview:
     """The CSV lines of a (steps, slots) utilization grid, time-major, as nvidia-smi prints
     them: `2026/11/01 12:00:01.123, NVIDIA ..., 00000000:07:00.0, GPU-..., 37 %, 15 %, 81920 MiB,
@@ -331,19 +333,16 @@ def _lines(
     slot = pa.array(np.tile(np.arange(width), steps))
     util = utilization.ravel()
     memory_total = np.tile(slots.memory_mib, steps)
+    # A loaded model holds memory whether busy or not; a GPU at 0 % here has nothing loaded.
     memory_used = np.where(util > 0, memory_total * np.minimum(0.95, 0.35 + util / 200), memory_total * 0.001)
-    idle, peak = np.tile(slots.idle_watts, steps), np.tile(slots.max_watts, steps)
-    centiwatts = np.rint(100 * np.minimum(peak, idle + util / 100 * (peak - idle) * rng.uniform(0.9, 1.05, util.size)))
-    power = _with_unit(_two_decimals(centiwatts.astype(np.int64)), "W")
-    power = pc.if_else(pa.array(rng.random(util.size) < POWER_SENSOR_GAP_SHARE), "[N/A]", power)
     columns = [
         _timestamps(minutes, slots.offset_ms, rng),
         slots.identity.take(slot),
-        _with_unit(pa.array(util).cast(pa.string()), "%"),
-        _with_unit(pa.array(np.rint(util * 0.4).astype(np.int64)).cast(pa.string()), "%"),
+        _with_unit(_integer_text(util), "%"),
+        _with_unit(_integer_text(np.rint(util * 0.4)), "%"),  # utilization.memory: memory controller busy
         slots.memory_text.take(slot),
-        _with_unit(pa.array(memory_used.astype(np.int64)).cast(pa.string()), "MiB"),
-        power,
+        _with_unit(_integer_text(memory_used), "MiB"),
+        _power(util, np.tile(slots.idle_watts, steps), np.tile(slots.max_watts, steps), rng),
     ]
     if host_column:
         columns.insert(0, slots.host.take(slot))
@@ -351,28 +350,37 @@ def _lines(
     return _string_bytes(lines)
 
 
-def _timestamps(minutes: np.ndarray, offset_ms: np.ndarray, rng: np.random.Generator) -> pa.Array:
+def _timestamps(minutes: np.ndarray, offset_ms: np.ndarray, rng: Rng) -> pa.Array:
     """`2026/11/01 12:00:16.539` for each (step, slot). Arrow's strftime costs ~5 µs a value, so
     only the `YYYY/MM/DD HH:MM:` of each step goes through it; the seconds and milliseconds
-    (the slot's offset in the minute, plus the loop's jitter of a few ms, well short of the
-    next minute) are assembled from integers."""
+    (the slot's offset in the minute plus the loop's jitter of a few ms, well short of the next
+    minute) are assembled from integers."""
     steps, width = minutes.size, offset_ms.size
     step_start = pa.array(int(START.timestamp()) * 1000 + minutes * 60_000).cast(pa.timestamp("ms"))
-    prefix = pc.strftime(step_start, format="%Y/%m/%d %H:%M:").take(pa.array(np.repeat(np.arange(steps), width)))
+    each_step = pa.array(np.repeat(np.arange(steps), width))
+    prefix = pc.strftime(step_start, format="%Y/%m/%d %H:%M:").take(each_step)
     in_minute_ms = np.tile(offset_ms, steps) + np.repeat(rng.integers(0, 20, steps), width)
-    seconds = pc.utf8_lpad(pa.array(in_minute_ms // 1000).cast(pa.string()), width=2, padding="0")
-    millis = pc.utf8_lpad(pa.array(in_minute_ms % 1000).cast(pa.string()), width=3, padding="0")
+    seconds = pc.utf8_lpad(_integer_text(in_minute_ms // 1000), width=2, padding="0")
+    millis = pc.utf8_lpad(_integer_text(in_minute_ms % 1000), width=3, padding="0")
     return pc.binary_join_element_wise(pc.binary_join_element_wise(prefix, seconds, ""), millis, ".")
+
+
+def _power(util: np.ndarray, idle: np.ndarray, peak: np.ndarray, rng: Rng) -> pa.Array:
+    """`310.35 W`: from idle to peak draw with utilization, and now and then `[N/A]`."""
+    watts = np.minimum(peak, idle + util / 100 * (peak - idle) * rng.uniform(0.9, 1.05, util.size))
+    hundredths = np.rint(watts * 100).astype(np.int64)
+    whole = _integer_text(hundredths // 100)
+    fraction = pc.utf8_lpad(_integer_text(hundredths % 100), width=2, padding="0")
+    text = _with_unit(pc.binary_join_element_wise(whole, fraction, "."), "W")
+    return pc.if_else(pa.array(rng.random(util.size) < POWER_SENSOR_GAP_SHARE), "[N/A]", text)
+
+
+def _integer_text(values: np.ndarray) -> pa.Array:
+    return pa.array(values.astype(np.int64)).cast(pa.string())
 
 
 def _with_unit(text: pa.Array, unit: str) -> pa.Array:
     return pc.binary_join_element_wise(text, unit, " ")  # "37" -> "37 %"
-
-
-def _two_decimals(hundredths: np.ndarray) -> pa.Array:
-    whole = pa.array(hundredths // 100).cast(pa.string())
-    fraction = pc.utf8_lpad(pa.array(hundredths % 100).cast(pa.string()), width=2, padding="0")
-    return pc.binary_join_element_wise(whole, fraction, ".")
 
 
 def _string_bytes(strings: pa.Array) -> memoryview:
@@ -413,12 +421,13 @@ class BenchDatabase:
         (Migrating takes ~5 s; a fresh database per run keeps runs independent.)"""
         self.drop()
         self.psql(f"CREATE DATABASE {self.name}", database="postgres")
-        subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=PROJECT, env=django_env(self.url), check=True)
+        migrate = [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"]
+        subprocess.run(migrate, cwd=PROJECT, env=django_env(self.url), check=True)
         fleet_rules_create(hosts)
 
     def checkpoint(self) -> None:
-        """Flush dirty pages left by the previous step, so a measurement does not pay for another's
-        writes. Needs superuser (or pg_checkpoint); skipped without it."""
+        """Flush dirty pages left by the previous step, so that a measurement does not pay for
+        another's writes. Needs superuser (or pg_checkpoint); skipped without it."""
         try:
             self.psql("CHECKPOINT")
         except subprocess.CalledProcessError:
@@ -436,27 +445,34 @@ def fleet_rules_create(hosts: list[Host]) -> None:
     pools = {host.pool.prefix: host.pool for host in hosts if host.pool.workload}
     for pool in pools.values():
         team, _ = Team.objects.get_or_create(name=pool.team, slug=pool.team.lower())
-        workload = Workload.objects.create(team=team, name=pool.workload, slug=pool.workload, model_name=pool.model.name)
-        GpuAssignmentRule.objects.create(workload=workload, priority=100, host_pattern=f"{pool.prefix}-node-*")
+        workload = Workload.objects.create(
+            team=team, name=pool.workload, slug=pool.workload, model_name=pool.model.name
+        )
+        pattern = f"{pool.prefix}-node-*"
+        GpuAssignmentRule.objects.create(workload=workload, priority=100, host_pattern=pattern)
     if any(host.name == CANARY_HOST for host in hosts):
-        canary = Workload.objects.create(team=Team.objects.get(slug="assistant"), name=CANARY_WORKLOAD, slug=CANARY_WORKLOAD)
+        team = Team.objects.get(slug="assistant")
+        canary = Workload.objects.create(team=team, name=CANARY_WORKLOAD, slug=CANARY_WORKLOAD)
         GpuAssignmentRule.objects.create(workload=canary, priority=10, host_pattern=CANARY_HOST)
 
 
 def loaded_check(db: BenchDatabase, logs: GeneratedLogs) -> None:
     """Exact checks of what one ingest loaded; raises AssertionError on the first mismatch."""
-    status, loaded = db.psql("SELECT string_agg(status, ','), sum(rows_loaded) FROM finops_ingestrun").split("|")
+    runs = db.psql("SELECT string_agg(status, ','), sum(rows_loaded) FROM finops_ingestrun")
+    status, loaded = runs.split("|")
     assert status == "succeeded" and int(loaded) == logs.samples, f"ingest runs: {status}, {loaded} rows"
     count, utilization = db.psql("SELECT count(*), sum(utilization)::bigint FROM finops_gpusample").split("|")
     assert int(count) == logs.samples, f"{count} GpuSample rows, generated {logs.samples}"
-    assert int(utilization) == logs.utilization_sum, f"utilization sum {utilization} != {logs.utilization_sum}"
+    assert int(utilization) == logs.utilization_sum, f"utilization {utilization} != {logs.utilization_sum}"
     hourly = int(db.psql("SELECT count(*) FROM finops_gpuhourly"))
-    assert hourly == logs.expected_hourly_rows, f"{hourly} GpuHourly rows, expected {logs.gpus} GPUs x {logs.hours} h"
+    expected = logs.expected_hourly_rows
+    assert hourly == expected, f"{hourly} GpuHourly rows, not {expected} ({logs.gpus} GPUs x {logs.hours} h)"
     # Each row's part of its GPU-hour is samples / gpu_samples: the parts of one GPU-hour must
     # add up to exactly one, i.e. their samples add up to the gpu_samples they all carry.
     bad_shares = db.psql(
-        "SELECT count(*) FROM (SELECT sum(samples) AS parts, min(gpu_samples) AS low, max(gpu_samples) AS high"
-        " FROM finops_gpuhourly GROUP BY hour, host, gpu_uuid) g WHERE parts <> low OR low <> high"
+        "SELECT count(*) FROM (SELECT sum(samples) AS parts, min(gpu_samples) AS low,"
+        " max(gpu_samples) AS high FROM finops_gpuhourly GROUP BY hour, host, gpu_uuid) g"
+        " WHERE parts <> low OR low <> high"
     )
     assert int(bad_shares) == 0, f"{bad_shares} GPU-hours whose shares do not add up to 1"
     per_workload = db.psql(
@@ -464,8 +480,8 @@ def loaded_check(db: BenchDatabase, logs: GeneratedLogs) -> None:
         " LEFT JOIN finops_workload w ON w.id = h.workload_id GROUP BY 1 ORDER BY 1"
     )
     found = {slug: int(n) for slug, n in (line.split("|") for line in per_workload.splitlines())}
-    expected = {slug or "-": n for slug, n in logs.samples_per_workload.items()}
-    assert found == expected, f"samples per workload {found}, expected {expected}"
+    wanted = {slug or "-": n for slug, n in logs.samples_per_workload.items()}
+    assert found == wanted, f"samples per workload {found}, expected {wanted}"
 
 
 # --- measured runs -----------------------------------------------------------------------------
@@ -498,37 +514,43 @@ def ingest_subprocess(db: BenchDatabase, logs: GeneratedLogs, label: str, *, tim
             [PYTHON, "manage.py", "ingest_gpu", str(logs.folder)],
             cwd=PROJECT, env=django_env(db.url), stdout=output, stderr=subprocess.STDOUT,
         )
-        status, usage, timed_out = _wait_with_timeout(process, timeout)
+        exit_code, usage, timed_out = _wait(process, timeout)
         seconds = time.perf_counter() - started
     peak_rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
     if timed_out:
-        # The command rewrites its progress line with "\r"; read bytes, as text mode turns "\r" into "\n".
-        progress = log.read_bytes().decode(errors="replace").replace("\n", "\r").rstrip("\r").rsplit("\r", 1)[-1].strip()
-        return Run(label, logs.samples, seconds, peak_rss_mb, timed_out=True, progress=progress)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"ingest_gpu exited {os.waitstatus_to_exitcode(status)}:\n{log.read_text()[-3000:]}")
+        return Run(label, logs.samples, seconds, peak_rss_mb, timed_out=True, progress=_last_line(log))
+    if exit_code != 0:
+        raise RuntimeError(f"ingest_gpu exited {exit_code}:\n{log.read_text()[-3000:]}")
     loaded_check(db, logs)
     return Run(label, logs.samples, seconds, peak_rss_mb, sample_table_mb=db.sample_table_megabytes())
 
 
-def _wait_with_timeout(process: subprocess.Popen, timeout: float | None) -> tuple[int, object, bool]:
-    """os.wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would be a maximum over every
-    child so far, psql and migrate included). Polls so that a run past `timeout` can be killed."""
+def _wait(process: subprocess.Popen, timeout: float | None) -> tuple[int, resource.struct_rusage, bool]:
+    """Exit code, resource usage and whether it was stopped for running past `timeout`.
+
+    os.wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would be a maximum over every
+    child so far, psql and migrate included). It polls, so that a run can be stopped."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             process.returncode = os.waitstatus_to_exitcode(status)
-            return status, usage, False
+            return process.returncode, usage, False
         if deadline is not None and time.monotonic() > deadline:
             process.kill()
             _, status, usage = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(status)
-            return status, usage, True
+            return process.returncode, usage, True
         time.sleep(0.5)
 
 
-# --- phase breakdown -----------------------------------------------------------------------------
+def _last_line(log: Path) -> str:
+    """The command rewrites its progress line with "\\r"; read bytes, as text mode reads "\\r" as "\\n"."""
+    text = log.read_bytes().decode(errors="replace").replace("\n", "\r")
+    return text.rstrip("\r").rsplit("\r", 1)[-1].strip()
+
+
+# --- phase breakdown ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -543,18 +565,21 @@ class Phase:
     iterator: bool = False  # time only the producing of each item, not the consumer's work between
 
 
+READ_WRITE = "read + write samples"
+ROLLUP = "hourly rollup (gpu_hourly_refresh)"
 PHASES = (
     Phase("sha256 of the files (listing the delivery)", "ingest.sources", "_local_file"),
-    Phase("read + write samples", "ingest.gpu_loader", "gpu_batches_write"),
-    Phase("read: nvidia-smi CSV -> Arrow batches", "ingest.gpu_readers.nvidia_smi", "_batches", "read + write samples", iterator=True),
-    Phase("COPY", "ingest.table_writer", "_copy", "read + write samples"),
+    Phase(READ_WRITE, "ingest.gpu_loader", "gpu_batches_write"),
+    Phase("read: nvidia-smi CSV -> Arrow", "ingest.gpu_readers.nvidia_smi", "_batches", READ_WRITE, True),
+    Phase("COPY", "ingest.table_writer", "_copy", READ_WRITE),
     Phase("COPY: batch -> CSV text (pyarrow)", "pyarrow.csv", "write_csv", "COPY"),
-    Phase("per-host spans (GpuLoadResult.add)", "ingest.gpu_loader", "GpuLoadResult.add", "read + write samples"),
+    Phase("per-host spans (GpuLoadResult.add)", "ingest.gpu_loader", "GpuLoadResult.add", READ_WRITE),
     Phase("replace earlier samples (gpu_spans_replace)", "ingest.gpu_loader", "gpu_spans_replace"),
     Phase("assign to workloads (gpu_samples_assign)", "finops.services.gpu", "gpu_samples_assign"),
-    Phase("hourly rollup (gpu_hourly_refresh)", "finops.services.gpu", "gpu_hourly_refresh"),
-    Phase("hourly rollup: INSERT (bulk_create)", "django.db.models.query", "QuerySet.bulk_create", "hourly rollup (gpu_hourly_refresh)"),
+    Phase(ROLLUP, "finops.services.gpu", "gpu_hourly_refresh"),
+    Phase("hourly rollup: INSERT (bulk_create)", "django.db.models.query", "QuerySet.bulk_create", ROLLUP),
 )
+COMMIT = "COMMIT (deferred FK checks run here)"
 OTHER = "other (Django, run bookkeeping)"
 
 
@@ -646,12 +671,12 @@ def phases_measure(db: BenchDatabase, logs: GeneratedLogs) -> PhaseReport:
         for phase in PHASES:
             if phase.iterator:
                 wrap = functools.partial(clock.timed_iterator, phase.label)
-            else:  # nested phases do not reset the high-water mark their outer phase is reading
+            else:  # nested phases must not reset the high-water mark their outer phase reads
                 wrap = functools.partial(clock.timed, phase.label, track_memory=phase.within is None)
             if not _patch_everywhere(patches, phase.module, phase.attribute, wrap):
                 missing.append(phase.label)
         connection = connections["default"]
-        commit = clock.timed("COMMIT", connection.commit, track_memory=True)
+        commit = clock.timed(COMMIT, connection.commit, track_memory=True)
         patches.enter_context(mock.patch.object(connection, "commit", commit))
         started = time.perf_counter()
         call_command("ingest_gpu", str(logs.folder), stdout=io.StringIO(), stderr=io.StringIO())
@@ -666,8 +691,8 @@ def phases_measure(db: BenchDatabase, logs: GeneratedLogs) -> PhaseReport:
 def _patch_everywhere(patches: ExitStack, module_name: str, attribute: str, wrap: Callable) -> bool:
     """Replace a function by its wrapped self in its module and in every project module that
     bound it by name (`from x import f` keeps its own reference); methods on their class.
-    False when the name does not exist (any more), so a refactoring skips a phase rather than
-    breaking the bench."""
+    False when the name does not exist (any more), so that a refactoring skips a phase rather
+    than breaking the bench."""
     try:
         owner = importlib.import_module(module_name)
         *path, name = attribute.split(".")
@@ -694,7 +719,8 @@ def table_print(title: str, header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     print(f"\n{title}")
     for cells in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))))
+        first, *numbers = zip(cells, widths, strict=True)
+        print("  ".join([str(first[0]).ljust(first[1]), *(str(c).rjust(w) for c, w in numbers)]))
 
 
 def generation_print(all_logs: list[GeneratedLogs]) -> None:
@@ -702,7 +728,8 @@ def generation_print(all_logs: list[GeneratedLogs]) -> None:
         "Generated nvidia-smi logs",
         ["days", "files", "GPUs", "samples", "MB", "seconds", "samples/s"],
         [
-            [f"{g.days:g}", g.files, g.gpus, f"{g.samples:,}", f"{g.bytes / 1e6:,.0f}", f"{g.seconds:.1f}", f"{g.samples / g.seconds:,.0f}"]
+            [f"{g.days:g}", g.files, g.gpus, f"{g.samples:,}", f"{g.bytes / 1e6:,.0f}", f"{g.seconds:.1f}",
+             f"{g.samples / g.seconds:,.0f}"]
             for g in all_logs
         ],
     )
@@ -721,7 +748,8 @@ def runs_print(runs: list[Run]) -> None:
     )
     for r in runs:
         if r.timed_out:
-            print(f"{r.label}: stopped after {r.seconds:.0f} s; last progress: {r.progress!r}")
+            print(f"{r.label}: stopped after {r.seconds:.0f} s (--timeout-minutes), not checked; "
+                  f"last progress: {r.progress!r}")
 
 
 def phases_print(report: PhaseReport) -> None:
@@ -730,12 +758,13 @@ def phases_print(report: PhaseReport) -> None:
     for phase in PHASES:
         if phase.within:
             depth[phase.label] = depth[phase.within] + 1
-    order = [p.label for p in PHASES] + ["COMMIT", OTHER]
+    outer = {phase.within for phase in PHASES}
     rows = [
-        ["  " * depth.get(label, 0) + label + (" (own)" if any(p.within == label for p in PHASES) else ""),
+        ["  " * depth.get(label, 0) + label + (" (own)" if label in outer else ""),
          f"{seconds[label]:.2f}", f"{seconds[label] / total:.0%}",
          f"{report.rss_growth_mb[label]:.0f}" if label in report.rss_growth_mb else ""]
-        for label in order if label in seconds
+        for label in [p.label for p in PHASES] + [COMMIT, OTHER]
+        if label in seconds
     ]
     table_print(
         f"Phase breakdown, one in-process run of {report.samples:,} samples "
@@ -743,7 +772,7 @@ def phases_print(report: PhaseReport) -> None:
         ["phase (indented: inside the one above)", "seconds", "share", "RSS growth MB"],
         rows + [["total", f"{total:.2f}", "100%", ""]],
     )
-    print("RSS growth: the phase's peak RSS above the process's RSS when the phase started.")
+    print("RSS growth: how far the phase's peak RSS rose above the process's RSS when it started.")
     if report.missing:
         print(f"(not timed, function not found: {'; '.join(report.missing)})")
 
@@ -752,16 +781,22 @@ def phases_print(report: PhaseReport) -> None:
 
 
 def arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gpus", type=int, default=500, help="GPUs in the fleet, 8 per host")
     parser.add_argument("--days", type=float, default=30, help="span of the measured logs")
     parser.add_argument("--interval-minutes", type=int, default=1, help="sampling interval (1-60)")
-    parser.add_argument("--hosts-per-file", type=int, default=1, help="hosts per log file (>1: a host column)")
+    parser.add_argument("--hosts-per-file", type=int, default=1,
+                        help="hosts per log file (> 1: merged files with a host column)")
     parser.add_argument("--small-days", type=float, default=1,
                         help="span of the smaller copy: memory comparison and phase breakdown (0: skip both)")
-    parser.add_argument("--timeout-minutes", type=float, default=15, help="stop a subprocess run after this (0: never)")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_GPU_DATABASE_URL", DEFAULT_DATABASE_URL))
-    parser.add_argument("--keep-database", action="store_true", help="leave the last run's database for inspection")
+    parser.add_argument("--timeout-minutes", type=float, default=15,
+                        help="stop a subprocess run that takes longer (0: never)")
+    parser.add_argument("--database-url",
+                        default=os.environ.get("BENCH_GPU_DATABASE_URL", DEFAULT_DATABASE_URL))
+    parser.add_argument("--keep-database", action="store_true",
+                        help="leave the last run's database for inspection")
     args = parser.parse_args()
     name = urlsplit(args.database_url).path.lstrip("/")
     if not name or name in FORBIDDEN_DATABASES or name.startswith("test"):
@@ -794,9 +829,20 @@ def step(message: str) -> None:
 
 def _commit() -> str:
     try:  # read-only
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True, text=True).stdout.strip()
+        git = ["git", "rev-parse", "--short", "HEAD"]
+        return subprocess.run(git, cwd=PROJECT, capture_output=True, text=True).stdout.strip()
     except OSError:
         return "unknown"
+
+
+def measured_run(db: BenchDatabase, folder: Path, days: float, shape: dict, timeout: float | None) -> tuple:
+    step(f"generating {days:g} day(s) of logs for {shape['gpus']} GPUs")
+    logs = logs_generate(folder, days=days, **shape)
+    step(f"  {logs.samples:,} samples, {logs.bytes / 1e6:,.0f} MB in {logs.seconds:.1f} s; "
+         "manage.py ingest_gpu in a subprocess")
+    run = ingest_subprocess(db, logs, f"{days:g} day(s)", timeout=timeout)
+    step(f"  {run.seconds:.1f} s, peak RSS {run.peak_rss_mb:.0f} MB")
+    return logs, run
 
 
 def main() -> None:
@@ -807,24 +853,18 @@ def main() -> None:
     load_start = os.getloadavg()
     timeout = args.timeout_minutes * 60 or None
     shape = dict(gpus=args.gpus, interval=args.interval_minutes, hosts_per_file=args.hosts_per_file)
-    all_logs, runs = [], []
-    phases = None
+    all_logs, runs, phases = [], [], None
     with tempfile.TemporaryDirectory(prefix="bench-gpu-") as workdir:
         try:
             if args.small_days:
-                step(f"generating {args.small_days:g} day(s) of logs for {args.gpus} GPUs")
-                small = logs_generate(Path(workdir) / "small", days=args.small_days, **shape)
+                small, run = measured_run(db, Path(workdir) / "small", args.small_days, shape, timeout)
                 all_logs.append(small)
-                step(f"  {small.samples:,} samples, {small.bytes / 1e6:,.0f} MB in {small.seconds:.1f} s; ingest_gpu subprocess")
-                runs.append(ingest_subprocess(db, small, f"{args.small_days:g} day(s)", timeout=timeout))
-                step(f"  {runs[-1].seconds:.1f} s, peak RSS {runs[-1].peak_rss_mb:.0f} MB; phase breakdown in-process")
+                runs.append(run)
+                step("phase breakdown (in-process run)")
                 phases = phases_measure(db, small)
-            step(f"generating {args.days:g} day(s) of logs for {args.gpus} GPUs")
-            logs = logs_generate(Path(workdir) / "measured", days=args.days, **shape)
+            logs, run = measured_run(db, Path(workdir) / "measured", args.days, shape, timeout)
             all_logs.append(logs)
-            step(f"  {logs.samples:,} samples, {logs.bytes / 1e6:,.0f} MB in {logs.seconds:.1f} s; ingest_gpu subprocess")
-            runs.append(ingest_subprocess(db, logs, f"{args.days:g} day(s)", timeout=timeout))
-            step(f"  {runs[-1].seconds:.1f} s, peak RSS {runs[-1].peak_rss_mb:.0f} MB")
+            runs.append(run)
         finally:
             if not args.keep_database:
                 db.drop()
@@ -833,7 +873,9 @@ def main() -> None:
     unassigned = sum(1 for h in hosts if h.workload is None)
     print(f"\ningest_gpu benchmark: {args.gpus} GPUs on {len(hosts)} hosts ({unassigned} matching no rule), "
           f"one sample per GPU every {args.interval_minutes} min, {args.hosts_per_file} host(s) per file; "
-          f"PostgreSQL {server}; {os.cpu_count()} CPUs; code at {_commit()} (plus uncommitted changes, if any)")
+          f"PostgreSQL {server}; {os.cpu_count()} CPUs; "
+          f"code at {_commit()} (plus uncommitted changes, if any)")
+    # Other work on the machine slows every figure; the load average says how much there was.
     print(f"load average at start {load_start[0]:.2f}, at end {os.getloadavg()[0]:.2f}")
     generation_print(all_logs)
     runs_print(runs)
