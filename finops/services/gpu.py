@@ -34,7 +34,10 @@ def _criteria(rule: GpuAssignmentRule) -> Q:
     return criteria
 
 
-HOSTS_PER_PASS = 50  # bounds memory: a month of hours for 50 hosts is ~36k groups
+# One pass holds the groups of 50 hosts over one day in memory (50 × 8 GPUs × 24 h ≈ 10k),
+# whatever the span a delivery covers.
+HOSTS_PER_PASS = 50
+HOURS_PER_PASS = 24
 
 
 def gpu_hourly_refresh(*, hosts: list[str], earliest: datetime, latest: datetime) -> int:
@@ -43,10 +46,14 @@ def gpu_hourly_refresh(*, hosts: list[str], earliest: datetime, latest: datetime
     first_hour = earliest.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     end = latest.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     hosts = sorted(set(hosts))
-    return sum(
-        _refresh_hosts(hosts[i : i + HOSTS_PER_PASS], first_hour=first_hour, end=end)
-        for i in range(0, len(hosts), HOSTS_PER_PASS)
-    )
+    written = 0
+    for i in range(0, len(hosts), HOSTS_PER_PASS):
+        window_start = first_hour
+        while window_start < end:
+            window_end = min(window_start + timedelta(hours=HOURS_PER_PASS), end)
+            written += _refresh_hosts(hosts[i : i + HOSTS_PER_PASS], first_hour=window_start, end=window_end)
+            window_start = window_end
+    return written
 
 
 def _refresh_hosts(hosts: list[str], *, first_hour: datetime, end: datetime) -> int:
