@@ -1,7 +1,11 @@
 from finops.models.alerts import Alert, AlertDelivery, AlertRule
+from finops.models.benchmarks import Benchmark, ManagedApiPrice
+from finops.models.checklist import ChecklistItem, ChecklistStep
 from finops.models.costs import CostRecord, DailySpend
 from finops.models.gpu import GpuAssignmentRule, GpuHourly, GpuSample
 from finops.models.ingestion import DataSource, IngestRun
+from finops.models.initiatives import Initiative
+from finops.models.tco import TcoCategory, TcoLineItem, TcoRule
 from finops.models.teams import Team, TeamMembership
 from finops.models.volumes import InferenceVolume
 from finops.models.workloads import AllocationRule, Workload
@@ -11,14 +15,22 @@ __all__ = [
     "AlertDelivery",
     "AlertRule",
     "AllocationRule",
+    "Benchmark",
+    "ChecklistItem",
+    "ChecklistStep",
     "CostRecord",
     "DailySpend",
     "DataSource",
     "GpuAssignmentRule",
     "GpuHourly",
     "GpuSample",
-    "IngestRun",
     "InferenceVolume",
+    "IngestRun",
+    "Initiative",
+    "ManagedApiPrice",
+    "TcoCategory",
+    "TcoLineItem",
+    "TcoRule",
     "Team",
     "TeamMembership",
     "Workload",

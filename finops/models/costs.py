@@ -55,6 +55,11 @@ class CostRecord(models.Model):
 
     tags = models.JSONField(default=dict, blank=True)
 
+    # Set by `finops.services.tco` from the TcoRules; "" while no rule matched.
+    tco_category = models.CharField(max_length=32, blank=True, default="")
+    is_gpu = models.BooleanField(default=False)
+    managed_premium_share = models.DecimalField(max_digits=7, decimal_places=6, default=0)
+
     class Meta:
         indexes = [
             models.Index(fields=["charge_period_start"], name="cost_charge_start_idx"),
@@ -85,9 +90,14 @@ class DailySpend(models.Model):
     service_category = models.CharField(max_length=100)
     charge_category = models.CharField(max_length=32)
     billing_currency = models.CharField(max_length=3)
+    tco_category = models.CharField(max_length=32, blank=True, default="")
+    is_gpu = models.BooleanField(default=False)
     billed_cost = models.DecimalField(**MONEY)
     effective_cost = models.DecimalField(**MONEY)
     list_cost = models.DecimalField(**MONEY)
+    # The part of effective_cost that is a managed-service premium over the raw instance
+    # price (TcoRule.managed_premium_percent); the TCO breakdown reports it on its own.
+    managed_premium = models.DecimalField(**MONEY, default=0)
     # Tokens billed by managed model APIs (any "tokens" consumed unit, scaled to single
     # tokens), so managed-API workloads get a cost per 1M tokens from the bill alone.
     tokens = models.DecimalField(**QUANTITY, default=0)

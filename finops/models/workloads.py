@@ -28,6 +28,10 @@ class Workload(models.Model):
         max_length=16, choices=InferenceUnit.choices, default=InferenceUnit.REQUEST
     )
     description = models.TextField(blank=True)
+    p95_latency_target_ms = models.DecimalField(
+        max_digits=12, decimal_places=3, null=True, blank=True,
+        help_text="The latency the cheapest benchmarked instance must meet.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
