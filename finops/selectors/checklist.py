@@ -62,6 +62,10 @@ class ChecklistEntry:
         return self.evidence is not None
 
     @property
+    def status_label(self) -> str:
+        return ChecklistItem.Status(self.status).label
+
+    @property
     def status(self) -> str:
         if self.evidence is not None:
             return ChecklistItem.Status.DONE

@@ -289,3 +289,40 @@ def _daily_cost_and_volume(*, workload_ids: set[int], start: date, end: date) ->
         )
     return daily
 
+
+
+def initiatives_in_scope(*, user, team=None, workload=None) -> QuerySet[Initiative]:
+    """The initiatives a page's team / workload filter selects among those `user` may see."""
+    rows = initiatives_for_user(user)
+    if team is not None:
+        rows = rows.filter(team=team)
+    if workload is not None:
+        rows = rows.filter(workloads=workload)
+    return rows.order_by("effective_on", "pk")
+
+
+def savings_timeline(*, results: Iterable[InitiativeResult], start: date, end: date) -> dict[str, list[dict]]:
+    """Expected and realized cumulative saving of all `results` per currency and day over
+    [start, end]; what was saved before `start` is carried in, so the lines start where the
+    running totals stand."""
+    per_currency: dict[str, dict[date, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(dict))
+    for result in results:
+        for row in result.cumulative_series():
+            per_currency[result.currency][row["day"]][result.initiative.pk] = (row["expected"], row["realized"])
+    timeline = {}
+    for currency, days in per_currency.items():
+        latest: dict[int, tuple[Decimal, Decimal]] = {}
+        rows = []
+        for day in sorted(days):
+            latest.update(days[day])
+            if start <= day <= end:
+                rows.append(
+                    {
+                        "day": day,
+                        "expected": sum((e for e, _ in latest.values()), Decimal(0)),
+                        "realized": sum((r for _, r in latest.values()), Decimal(0)),
+                    }
+                )
+        if rows:
+            timeline[currency] = rows
+    return timeline
