@@ -16,17 +16,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='costrecord',
             name='is_gpu',
-            field=models.BooleanField(default=False),
+            field=models.BooleanField(db_default=False, default=False),
         ),
         migrations.AddField(
             model_name='costrecord',
             name='managed_premium_share',
-            field=models.DecimalField(decimal_places=6, default=0, max_digits=7),
+            field=models.DecimalField(db_default=0, decimal_places=6, default=0, max_digits=7),
         ),
         migrations.AddField(
             model_name='costrecord',
             name='tco_category',
-            field=models.CharField(blank=True, default='', max_length=32),
+            field=models.CharField(blank=True, db_default='', default='', max_length=32),
         ),
         migrations.AddField(
             model_name='dailyspend',

@@ -55,10 +55,11 @@ class CostRecord(models.Model):
 
     tags = models.JSONField(default=dict, blank=True)
 
-    # Set by `finops.services.tco` from the TcoRules; "" while no rule matched.
-    tco_category = models.CharField(max_length=32, blank=True, default="")
-    is_gpu = models.BooleanField(default=False)
-    managed_premium_share = models.DecimalField(max_digits=7, decimal_places=6, default=0)
+    # Set by `finops.services.tco` from the TcoRules; "" while no rule matched. Database
+    # defaults, because the loader's COPY names only the columns a bill carries.
+    tco_category = models.CharField(max_length=32, blank=True, default="", db_default="")
+    is_gpu = models.BooleanField(default=False, db_default=False)
+    managed_premium_share = models.DecimalField(max_digits=7, decimal_places=6, default=0, db_default=0)
 
     class Meta:
         indexes = [

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from finops.models import Alert, AlertRule, CostRecord, DailySpend, TeamMembership
+from finops.models import Alert, AlertRule, CostRecord, DailySpend, InferenceVolume, TeamMembership
 from finops.selectors.access import user_sees_all_teams, visible_teams
 
 DRIVER_LIMIT = 5
@@ -63,14 +63,51 @@ def rule_daily_spend(*, rule: AlertRule, start: date, end: date) -> dict[str, di
     return dict(series)
 
 
-def token_billed_spend_daily(
-    *, rule: AlertRule, start: date, end: date
-) -> dict[str, dict[date, tuple[Decimal, Decimal]]]:
-    """(effective cost, billed tokens) per currency and day, over the spend billed in tokens
-    (managed model APIs) in the rule's scope: the volume behind a cost per 1M tokens.
+INFERENCES_UNIT, INFERENCES_PER_UNIT = "1k inferences", Decimal(1_000)
+TOKENS_UNIT, TOKENS_PER_UNIT = "1M billed tokens", Decimal(1_000_000)
 
-    This is the unit-cost rule's volume until inference volumes (requests per workload per
-    day, pushed through the API) exist; then a selector over them takes this one's place."""
+
+def rule_unit_cost_series(
+    *, rule: AlertRule, start: date, end: date
+) -> tuple[str, dict[str, dict[date, tuple[Decimal, Decimal]]]]:
+    """The volume a unit-cost rule divides by, and (effective cost, volume in units) per
+    currency and day in the rule's scope.
+
+    Where the serving stack reports inference volumes for workloads in the scope, the unit is
+    1,000 inferences (requests) and only the spend of workloads on days they reported a
+    volume counts: a day without a volume has no cost per inference. Otherwise the unit is 1M
+    tokens billed by managed model APIs, over the spend billed in tokens."""
+    series = _inference_spend_daily(rule=rule, start=start, end=end)
+    if series:
+        return INFERENCES_UNIT, series
+    return TOKENS_UNIT, _token_billed_spend_daily(rule=rule, start=start, end=end)
+
+
+def _inference_spend_daily(*, rule: AlertRule, start: date, end: date) -> dict:
+    spend = DailySpend.objects.filter(scope_filter(rule), day__gte=start, day__lte=end).exclude(workload=None)
+    requests = dict(
+        (
+            (row["workload_id"], row["day"]),
+            row["requests"],
+        )
+        for row in InferenceVolume.objects.filter(
+            workload_id__in=spend.values("workload_id"), day__gte=start, day__lte=end, requests__gt=0
+        ).values("workload_id", "day", "requests")
+    )
+    if not requests:
+        return {}
+    rows = spend.values("billing_currency", "day", "workload_id").annotate(cost=Sum("effective_cost")).order_by()
+    series: dict = defaultdict(dict)
+    for row in rows:
+        served = requests.get((row["workload_id"], row["day"]))
+        if served is None:
+            continue
+        cost, volume = series[row["billing_currency"]].get(row["day"], (Decimal(0), Decimal(0)))
+        series[row["billing_currency"]][row["day"]] = (cost + row["cost"], volume + Decimal(served) / INFERENCES_PER_UNIT)
+    return dict(series)
+
+
+def _token_billed_spend_daily(*, rule: AlertRule, start: date, end: date) -> dict:
     rows = (
         DailySpend.objects.filter(scope_filter(rule), day__gte=start, day__lte=end, tokens__gt=0)
         .values("billing_currency", "day")
@@ -79,7 +116,7 @@ def token_billed_spend_daily(
     )
     series = defaultdict(dict)
     for row in rows:
-        series[row["billing_currency"]][row["day"]] = (row["cost"], row["tokens"])
+        series[row["billing_currency"]][row["day"]] = (row["cost"], row["tokens"] / TOKENS_PER_UNIT)
     return dict(series)
 
 

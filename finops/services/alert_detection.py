@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from finops.models import Alert, AlertDelivery, AlertRule, Team
-from finops.selectors.alerts import alert_drivers, alert_recipients, rule_daily_spend, token_billed_spend_daily
+from finops.selectors.alerts import alert_drivers, alert_recipients, rule_daily_spend, rule_unit_cost_series
 from finops.services.alert_methods import METHODS, Evaluation
 
 logger = logging.getLogger(__name__)
@@ -88,11 +88,17 @@ def _rule_detect(rule_id: int, *, start: date, end: date, today: date, summary: 
         # Days before `start` are evaluated too when needed, to tell whether a spike continues
         # an incident that began earlier (see _Episode.announced).
         lookback = start - timedelta(days=rule.window_days + rule.cooldown_days)
-        series_of = token_billed_spend_daily if rule.method == AlertRule.Method.UNIT_COST else rule_daily_spend
-        series = series_of(rule=rule, start=lookback - timedelta(days=rule.window_days), end=end)
+        first_day = lookback - timedelta(days=rule.window_days)
+        options = {}
+        if rule.method == AlertRule.Method.UNIT_COST:
+            options["unit"], series = rule_unit_cost_series(rule=rule, start=first_day, end=end)
+        else:
+            series = rule_daily_spend(rule=rule, start=first_day, end=end)
         alerts = {(alert.day, alert.currency): alert for alert in rule.alerts.filter(day__gte=lookback, day__lte=end)}
         for currency in sorted(set(series) | {currency for _, currency in alerts}):
-            episode = _Episode(rule, series.get(currency, {}), {d: a for (d, c), a in alerts.items() if c == currency})
+            episode = _Episode(
+                rule, series.get(currency, {}), {d: a for (d, c), a in alerts.items() if c == currency}, options
+            )
             day = start
             while day <= end:
                 evaluation = episode.evaluate(day)
@@ -113,15 +119,15 @@ class _Episode:
     announced once, on its first day, and again only if it escalates. A step up in spend that
     lasts two weeks until the baseline absorbs it is one alert, not one a week."""
 
-    def __init__(self, rule: AlertRule, history: dict, alerts: dict[date, Alert]):
-        self.rule, self.history, self.alerts = rule, history, alerts
+    def __init__(self, rule: AlertRule, history: dict, alerts: dict[date, Alert], options: dict):
+        self.rule, self.history, self.alerts, self.options = rule, history, alerts, options
         self._evaluations: dict[date, Evaluation | None] = {}
 
     def evaluate(self, day: date) -> Evaluation | None:
         if day not in self._evaluations:
             self._evaluations[day] = METHODS[self.rule.method](
                 self.history, day, window_days=self.rule.window_days, threshold=self.rule.threshold,
-                min_amount=self.rule.min_amount,
+                min_amount=self.rule.min_amount, **self.options,
             )
         return self._evaluations[day]
 

@@ -17,7 +17,6 @@ from decimal import Decimal
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
-PER_MILLION = Decimal(1_000_000)
 # The robust z-score needs two weeks to see every weekday twice.
 MIN_ZSCORE_DAYS = 14
 MIN_BASELINE_DAYS = 7
@@ -123,10 +122,11 @@ def unit_cost(
     window_days: int,
     threshold: Decimal,
     min_amount: Decimal,
+    unit: str = "unit",
 ) -> Evaluation | None:
     """Cost per unit of volume against the median day of the trailing window.
 
-    `history` maps a day to (cost, volume). Spend that grows with volume keeps its unit cost
+    `history` maps a day to (cost, volume in units of `unit`, e.g. thousands of inferences). Spend that grows with volume keeps its unit cost
     and stays quiet; a workload that got less efficient pays more per unit and fires.
     Expected = the day's volume at the baseline unit cost, so the excess is what the loss of
     efficiency cost that day."""
@@ -145,8 +145,9 @@ def unit_cost(
         "percent": float(round(percent, 1)),
         "threshold": float(threshold),
         "volume": str(volume),
-        "observed_per_million": str(round(observed_unit * PER_MILLION, 4)),
-        "expected_per_million": str(round(baseline * PER_MILLION, 4)),
+        "unit": unit,
+        "observed_per_unit": str(round(observed_unit, 4)),
+        "expected_per_unit": str(round(baseline, 4)),
         "baseline_days": len(points),
     }
     return Evaluation(fires=fires, observed=cost, expected=expected, details=details)

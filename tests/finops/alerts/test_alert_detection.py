@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from finops.models import Alert, AlertDelivery, AlertRule
+from finops.models import Alert, AlertDelivery, AlertRule, InferenceVolume
 from finops.services.alert_detection import RESTATED, alert_rules_ensure_defaults, spikes_detect
 from tests.factories import MembershipFactory, TeamFactory, UserFactory, WorkloadFactory
 from tests.finops.alerts.builders import GPU, MODEL_API, SPIKE_DAY, cost_record, history, restate, spend
@@ -206,8 +206,9 @@ def test_the_unit_cost_rule_reads_billed_tokens(team_setup):
     spikes_detect(start=SPIKE_DAY, end=SPIKE_DAY, rule_ids=[rule.pk], today=SPIKE_DAY)
 
     alert = rule.alerts.get()  # ...is ignored; the token-billed line got 50% dearer per token
-    assert alert.details["observed_per_million"].startswith("4.5")
-    assert alert.details["expected_per_million"].startswith("3.0")
+    assert alert.details["unit"] == "1M billed tokens"
+    assert alert.details["observed_per_unit"].startswith("4.5")
+    assert alert.details["expected_per_unit"].startswith("3.0")
 
 
 def test_recipients_are_the_team_who_may_see_it_plus_named_addresses(team_setup, django_capture_on_commit_callbacks):
@@ -227,3 +228,23 @@ def test_recipients_are_the_team_who_may_see_it_plus_named_addresses(team_setup,
     # the outsider cannot see Search's spend; the leader can; ANA@ is ana@ already
     assert mailed == {"ana@example.com", "lea@example.com", "oncall@example.com"}
     assert {message.to[0] for message in mail.outbox} == mailed
+
+
+def test_the_unit_cost_rule_divides_by_reported_inferences_when_the_serving_stack_reports_them(team_setup):
+    team, workload = team_setup["team"], team_setup["workload"]
+    written = history(team=team, workload=workload, spikes={SPIKE_DAY: 2.0})
+    for day, amount in written.items():  # 4 USD per 1,000 requests, traffic growing and cycling with spend
+        InferenceVolume.objects.create(workload=workload, day=day, requests=int(amount * 250))
+    rule = AlertRule.objects.create(name="Efficiency", team=team, method=AlertRule.Method.UNIT_COST,
+                                    threshold=Decimal(30), window_days=28)
+
+    spikes_detect(start=SPIKE_DAY, end=SPIKE_DAY, rule_ids=[rule.pk], today=SPIKE_DAY)
+    assert not rule.alerts.exists()  # twice the bill for twice the requests
+
+    InferenceVolume.objects.filter(workload=workload, day=SPIKE_DAY).update(requests=int(written[SPIKE_DAY] * 125))
+    spikes_detect(start=SPIKE_DAY, end=SPIKE_DAY, rule_ids=[rule.pk], today=SPIKE_DAY)
+
+    alert = rule.alerts.get()  # the same bill for half the requests: twice the cost per inference
+    assert alert.details["unit"] == "1k inferences"
+    assert alert.details["observed_per_unit"].startswith("8.0")
+    assert alert.details["expected_per_unit"].startswith("4.0")

@@ -121,29 +121,29 @@ def volumes(*, days: int = 29) -> dict[date, tuple[Decimal, Decimal]]:
     for offset in range(days - 1, 0, -1):
         day = END - timedelta(days=offset)
         tokens = Decimal(int(cycle(day, base=1000.0, growth=0.3) * 1_000_000 / 3))
-        out[day] = (tokens * 3 / 1_000_000, tokens)
+        out[day] = (tokens * 3 / 1_000_000, tokens / 1_000_000)
     return out
 
 
 def test_unit_cost_stays_quiet_when_spend_grows_with_traffic():
     history = volumes()
-    tokens = history[END - timedelta(days=7)][1] * 2  # twice the traffic, twice the bill
-    history[END] = (tokens * 3 / 1_000_000, tokens)
+    tokens = history[END - timedelta(days=7)][1] * 2 * 1_000_000  # twice the traffic, twice the bill
+    history[END] = (tokens * 3 / 1_000_000, tokens / 1_000_000)
 
     evaluation = unit_cost(history, END, **UNIT)
 
     assert not evaluation.fires
-    assert evaluation.details["observed_per_million"] == "3.0000"
+    assert evaluation.details["observed_per_unit"] == "3.0000"
 
 
 def test_unit_cost_fires_when_a_workload_gets_less_efficient():
     history = volumes()
-    tokens = history[END - timedelta(days=7)][1]
-    history[END] = (tokens * Decimal("4.5") / 1_000_000, tokens)  # same traffic, 1.5 x the price
+    tokens = history[END - timedelta(days=7)][1] * 1_000_000
+    history[END] = (tokens * Decimal("4.5") / 1_000_000, tokens / 1_000_000)  # same traffic, 1.5 x the price
 
     evaluation = unit_cost(history, END, **UNIT)
 
     assert evaluation.fires
     assert evaluation.expected == tokens * 3 / 1_000_000
-    assert evaluation.details["observed_per_million"] == "4.5000"
-    assert evaluation.details["expected_per_million"] == "3.0000"
+    assert evaluation.details["observed_per_unit"] == "4.5000"
+    assert evaluation.details["expected_per_unit"] == "3.0000"
