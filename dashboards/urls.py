@@ -1,11 +1,11 @@
 from django.urls import path
 
-from dashboards.views import checklist, gpu, initiatives, spend, unit_costs
+from dashboards.views import checklist, gpu, initiatives, overview, spend, unit_costs
 
 app_name = "dashboards"
 
 urlpatterns = [
-    path("", spend.overview, name="overview"),
+    path("", overview.overview, name="overview"),
     path("spend/", spend.spend, name="spend"),
     path("spend/data.csv", spend.spend_csv, name="spend-csv"),
     path("unit-costs/", unit_costs.unit_costs, name="unit-costs"),

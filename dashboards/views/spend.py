@@ -7,21 +7,10 @@ from dashboards.charts.spend import UNALLOCATED, stacked_spend_figure
 from dashboards.csv_export import csv_response
 from dashboards.forms import SpendViewForm
 from dashboards.views.common import filtered, page_context
-from finops.selectors.spend import spend_aggregate, spend_totals_by_currency
+from finops.selectors.spend import spend_aggregate
 
 GROUP_LABELS = {"team": "Team", "workload": "Workload", "service": "Service", "provider": "Provider",
                 "service_category": "Service category", "charge_category": "Charge category"}
-
-
-@filtered("dashboards/overview.html")
-def overview(request, form):
-    spend_filter = form.spend_filter()
-    rows = spend_aggregate(user=request.user, spend_filter=spend_filter, group_by="team", granularity="day")
-    context = page_context(request, form) | {
-        "totals": spend_totals_by_currency(user=request.user, spend_filter=spend_filter),
-        "charts": _charts(rows, form=form, group_by="team", granularity="day", name="spend-by-team"),
-    }
-    return render(request, "dashboards/overview.html", context)
 
 
 @filtered("dashboards/spend.html", SpendViewForm)
@@ -29,7 +18,7 @@ def spend(request, form):
     group_by, granularity = form.cleaned_data["group_by"], form.cleaned_data["granularity"]
     rows = spend_aggregate(user=request.user, spend_filter=form.spend_filter(), group_by=group_by, granularity=granularity)
     context = page_context(request, form) | {
-        "charts": _charts(rows, form=form, group_by=group_by, granularity=granularity, name="spend-trend"),
+        "charts": spend_charts(rows, form=form, group_by=group_by, granularity=granularity, name="spend-trend"),
         "chart_title": f"Spend by {GROUP_LABELS[group_by].lower()}, per {granularity}",
     }
     return render(request, "dashboards/spend.html", context)
@@ -48,7 +37,7 @@ def spend_csv(request, form):
     )
 
 
-def _charts(rows: list[dict], *, form, group_by: str, granularity: str, name: str) -> list[dict]:
+def spend_charts(rows: list[dict], *, form, group_by: str, granularity: str, name: str) -> list[dict]:
     """One figure per currency: amounts in different currencies never share an axis."""
     by_currency = groupby(sorted(rows, key=lambda row: row["billing_currency"]), key=lambda row: row["billing_currency"])
     return [
