@@ -1,17 +1,26 @@
 from django.contrib import admin
+from django.db import models, transaction
 
+from finops.forms.tco_rules import TcoRuleForm
 from finops.models import (
     AllocationRule,
+    Benchmark,
+    ChecklistItem,
     CostRecord,
     DataSource,
     GpuAssignmentRule,
     InferenceVolume,
     IngestRun,
+    Initiative,
+    ManagedApiPrice,
+    TcoLineItem,
+    TcoRule,
     Team,
     TeamMembership,
     Workload,
 )
 from finops.models import Alert, AlertDelivery, AlertRule
+from finops.tasks import reclassify_cost_records
 
 
 class MembershipInline(admin.TabularInline):
@@ -131,3 +140,92 @@ class InferenceVolumeAdmin(admin.ModelAdmin):
     list_display = ["day", "workload", "requests", "input_tokens", "output_tokens", "source"]
     list_filter = ["source", "workload__team"]
     date_hierarchy = "day"
+
+
+# --- TCO, benchmarks, initiatives and the checklist (also edited on the /manage/ pages) ---
+
+
+def _reclassify_after_commit() -> None:
+    transaction.on_commit(lambda: reclassify_cost_records.delay(), robust=True)
+
+
+@admin.register(TcoRule)
+class TcoRuleAdmin(admin.ModelAdmin):
+    """Every change classifies the cost records again, as on the TCO rules page."""
+
+    form = TcoRuleForm
+    list_display = ["priority", "name", "category", "service_name", "charge_description", "tag_key", "is_gpu",
+                    "managed_premium_percent", "builtin", "enabled"]
+    list_filter = ["category", "is_gpu", "builtin", "enabled"]
+    search_fields = ["name", "provider_name", "service_name", "charge_description", "sku_id"]
+    readonly_fields = ["builtin", "updated_at"]
+    ordering = ["priority", "id"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        _reclassify_after_commit()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        _reclassify_after_commit()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        _reclassify_after_commit()
+
+
+@admin.register(TcoLineItem)
+class TcoLineItemAdmin(admin.ModelAdmin):
+    list_display = ["description", "team", "workload", "category", "amount", "currency", "recurrence",
+                    "start_date", "end_date", "created_by"]
+    list_filter = ["category", "recurrence", "currency", "team"]
+    search_fields = ["description"]
+    date_hierarchy = "start_date"
+    raw_id_fields = ["workload"]
+    readonly_fields = ["created_by", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Benchmark)
+class BenchmarkAdmin(admin.ModelAdmin):
+    list_display = ["workload", "instance_type", "gpu_model", "gpu_count", "throughput", "throughput_unit",
+                    "p95_latency_ms", "hourly_price", "currency", "measured_on"]
+    list_filter = ["throughput_unit", "provider_name", "gpu_model", "workload__team"]
+    search_fields = ["instance_type", "gpu_model", "model_name", "workload__name"]
+    date_hierarchy = "measured_on"
+    raw_id_fields = ["workload"]
+
+
+@admin.register(ManagedApiPrice)
+class ManagedApiPriceAdmin(admin.ModelAdmin):
+    list_display = ["provider_name", "model_name", "input_price_per_1m_tokens", "output_price_per_1m_tokens",
+                    "price_per_1k_requests", "currency", "updated_at"]
+    list_filter = ["provider_name", "currency"]
+    search_fields = ["provider_name", "model_name"]
+    filter_horizontal = ["compared_workloads"]
+
+
+@admin.register(Initiative)
+class InitiativeAdmin(admin.ModelAdmin):
+    list_display = ["title", "team", "technique", "status", "owner", "effective_on",
+                    "expected_monthly_saving", "implementation_cost", "currency"]
+    list_filter = ["status", "technique", "team"]
+    search_fields = ["title", "notes"]
+    filter_horizontal = ["workloads"]
+    autocomplete_fields = ["owner"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(ChecklistItem)
+class ChecklistItemAdmin(admin.ModelAdmin):
+    list_display = ["team", "workload", "step", "status", "owner", "updated_at"]
+    list_filter = ["step", "status", "team"]
+    search_fields = ["notes", "team__name", "workload__name"]
+    raw_id_fields = ["workload"]
+    autocomplete_fields = ["owner"]
+    readonly_fields = ["updated_at"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

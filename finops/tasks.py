@@ -1,4 +1,5 @@
-"""Celery tasks for spike alerts. Thin: they take ids or ISO dates and call services."""
+"""Celery tasks for spike alerts and TCO reclassification. Thin: they take ids or ISO dates and
+call services."""
 
 from datetime import datetime, timedelta
 
@@ -8,6 +9,7 @@ from django.utils import timezone
 
 from finops.services.alert_detection import spikes_detect
 from finops.services.alert_email import DeliveryError, alert_deliveries_stranded, alert_delivery_send
+from finops.services.tco import cost_records_reclassify
 
 # The daily run looks back this far: bills arrive a day or two late and get restated.
 DAILY_LOOKBACK_DAYS = 7
@@ -61,3 +63,13 @@ def send_alert_delivery(delivery_id: int) -> str:
         send_alert_delivery.apply_async(args=[delivery_id], countdown=delay)
         return f"attempt {exc.attempts} failed, next in {delay}s: {exc}"
     return "sent" if sent else "already handled"
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def reclassify_cost_records(earliest_charge: str | None = None, latest_charge: str | None = None) -> str:
+    """After the TCO rules change: classify the records charged between two times (ISO 8601;
+    None leaves that end open) again and rebuild their days. Idempotent, so acks_late is safe."""
+    earliest = datetime.fromisoformat(earliest_charge) if earliest_charge else None
+    latest = datetime.fromisoformat(latest_charge) if latest_charge else None
+    classified = cost_records_reclassify(earliest=earliest, latest=latest)
+    return f"{classified} cost records classified"

@@ -10,7 +10,8 @@ from dashboards.views.common import filtered, page_context
 from finops.selectors.spend import spend_aggregate
 
 GROUP_LABELS = {"team": "Team", "workload": "Workload", "service": "Service", "provider": "Provider",
-                "service_category": "Service category", "charge_category": "Charge category"}
+                "service_category": "Service category", "charge_category": "Charge category",
+                "tco_category": "TCO category"}
 
 
 @filtered("dashboards/spend.html", SpendViewForm)

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from finops.api import alerts, focus, views, volumes
+from finops.api import alerts, benchmarks, checklist, focus, initiatives, tco, views, volumes
 
 router = DefaultRouter()
 router.register("teams", views.TeamViewSet, basename="team")
@@ -11,6 +11,12 @@ router.register("cost-records", views.CostRecordViewSet, basename="cost-record")
 router.register("ingest-runs", views.IngestRunViewSet, basename="ingest-run")
 router.register("alert-rules", alerts.AlertRuleViewSet, basename="alert-rule")
 router.register("alerts", alerts.AlertViewSet, basename="alert")
+router.register("tco-rules", tco.TcoRuleViewSet, basename="tco-rule")
+router.register("tco-line-items", tco.TcoLineItemViewSet, basename="tco-line-item")
+router.register("benchmarks", benchmarks.BenchmarkViewSet, basename="benchmark")
+router.register("managed-api-prices", benchmarks.ManagedApiPriceViewSet, basename="managed-api-price")
+router.register("initiatives", initiatives.InitiativeViewSet, basename="initiative")
+router.register("checklist-items", checklist.ChecklistItemViewSet, basename="checklist-item")
 
 app_name = "api"
 

@@ -15,6 +15,7 @@ GROUPS = {
     "provider": "provider_name",
     "service_category": "service_category",
     "charge_category": "charge_category",
+    "tco_category": "tco_category",  # "" = no TcoRule matched: unclassified
 }
 GRANULARITIES = ("day", "week", "month")
 

@@ -13,6 +13,8 @@ ROLLUP_DIMENSIONS = (
     "service_category",
     "charge_category",
     "billing_currency",
+    "tco_category",
+    "is_gpu",
 )
 
 
@@ -60,6 +62,7 @@ def daily_spend_refresh(*, earliest: datetime, latest: datetime) -> int:
             billed=Sum("billed_cost"),
             effective=Sum("effective_cost"),
             listed=Coalesce(Sum("list_cost"), Value(0, output_field=money)),
+            managed_premium=Sum(F("effective_cost") * F("managed_premium_share"), output_field=money),
             tokens=Coalesce(Sum(_tokens(quantity)), Value(0, output_field=quantity)),
             records=Count("id"),
         )
@@ -76,6 +79,7 @@ def daily_spend_refresh(*, earliest: datetime, latest: datetime) -> int:
                     billed_cost=group["billed"],
                     effective_cost=group["effective"],
                     list_cost=group["listed"],
+                    managed_premium=group["managed_premium"],
                     tokens=group["tokens"],
                     record_count=group["records"],
                     **{name: group[name] for name in ROLLUP_DIMENSIONS},

@@ -3,6 +3,7 @@ from collections.abc import Callable
 from finops.models import CostRecord, DataSource, IngestRun
 from finops.services.allocation import cost_records_allocate
 from finops.services.rollups import daily_spend_refresh
+from finops.services.tco import cost_records_classify
 from finops.tasks import detect_spikes_on_commit
 from ingest.errors import IngestError
 from ingest.loader import LoadResult, cost_batches_write, cost_periods_replace
@@ -29,7 +30,8 @@ def billing_delivery_ingest(
     *, delivery: Delivery, format: str = "auto", data_source: DataSource | None = None, progress: Progress | None = None
 ) -> IngestRun:
     """Load the files of one delivery together, replace the billing periods they restate,
-    allocate the new rows to workloads and refresh the daily rollup of the touched days."""
+    allocate the new rows to workloads, classify them into TCO categories and refresh the daily
+    rollup of the touched days."""
 
     def load(run: IngestRun) -> None:
         result = LoadResult()
@@ -42,6 +44,7 @@ def billing_delivery_ingest(
             run.files.append({"name": file.name, "fingerprint": file.fingerprint, "rows": result.rows_loaded - rows_before})
         cost_periods_replace(run_id=run.pk, result=result)
         cost_records_allocate(records=CostRecord.objects.filter(ingest_run_id=run.pk))
+        cost_records_classify(records=CostRecord.objects.filter(ingest_run_id=run.pk))
         daily_spend_refresh(earliest=result.earliest_charge, latest=result.latest_charge)
         detect_spikes_on_commit(earliest=result.earliest_charge, latest=result.latest_charge)
         run.format = ", ".join(sorted(set(formats)))

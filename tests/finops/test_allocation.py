@@ -117,7 +117,32 @@ def test_disabled_rules_are_ignored():
 
 @pytest.mark.parametrize(
     ("pattern", "text", "matches"),
-    [("i-0*", "i-0abc", True), ("i-0?", "i-01", True), ("i-0?", "i-012", False), ("a.b*", "axb", False)],
+    [
+        ("i-0*", "i-0abc", True), ("i-0?", "i-01", True), ("i-0?", "i-012", False), ("a.b*", "axb", False),
+        ("* [gp][2-6]*.*", "On Demand Linux g5.xlarge Instance Hour", True),
+        ("* [gp][2-6]*.*", "On Demand Linux p4d.24xlarge Instance Hour", True),
+        ("* [gp][2-6]*.*", "On Demand Linux c7i.xlarge Instance Hour", False),
+        ("* [gp][2-6]*.*", "On Demand Linux g7.xlarge Instance Hour", False),
+        ("[!a-c]x", "dx", True), ("[!a-c]x", "bx", False),
+        ("[]]x", "]x", True), ("[a-]x", "-x", True), ("[a-]x", "bx", False),
+        ("[[:]x", ":x", True), ("[[:]x", "ax", False),
+        ("a[b", "a[b", True), ("[z-a]x", "zx", False),
+    ],
 )
 def test_glob_to_regex(pattern, text, matches):
     assert bool(re.match(glob_to_regex(pattern), text)) is matches
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matching", "other"),
+    [("*[!0-9]", "i-0abc", "i-0123"), ("[[:]x*", ":x-1", "ax-1"), ("[]a]-*", "]-1", "b-1"), ("i-[a-c]?", "i-b1", "i-d1")],
+)
+def test_the_database_reads_glob_character_classes_like_python(pattern, matching, other):
+    workload = WorkloadFactory()
+    AllocationRuleFactory(workload=workload, tag_key="", tag_value="", resource_id_pattern=pattern)
+    hit, miss = record(resource_id=matching), record(resource_id=other)
+
+    allocate()
+
+    assert CostRecord.objects.get(pk=hit.pk).workload == workload
+    assert CostRecord.objects.get(pk=miss.pk).workload is None
