@@ -43,3 +43,25 @@ def test_running_it_again_skips_the_identical_files(settings):
 
     assert CostRecord.objects.aggregate(total=Sum("effective_cost"))["total"] == before
     assert IngestRun.objects.filter(status=IngestRun.Status.SKIPPED).exists()
+
+
+def test_the_demo_right_sizing_shows_a_measured_saving_and_proves_the_checklist(settings):
+    from django.utils import timezone
+
+    from finops.models import ChecklistStep, Initiative, TcoLineItem, Team
+    from finops.selectors.checklist import checklist_for_team
+    from finops.selectors.initiatives import initiative_results
+    from tests.factories import UserFactory
+
+    call_command("seed_demo", days=60, password="a-demo-password")
+    call_command("seed_demo", days=60, password="a-demo-password")  # the second run duplicates nothing
+
+    staff = UserFactory(is_staff=True)
+    right_sizing = Initiative.objects.get(technique="right_sizing", status="done")
+    result = initiative_results(user=staff, initiatives=[right_sizing])[right_sizing.pk]
+    assert result.realized_saving > 0, "half the GPU nodes for the same traffic is measured as a saving"
+    assert result.confidence in ("medium", "high")
+    assert Initiative.objects.count() == 4 and TcoLineItem.objects.count() == 4
+    vision = checklist_for_team(user=staff, team=Team.objects.get(name="Vision"), as_of=timezone.localdate())
+    proven = {entry.step for entry in vision if entry.proven}
+    assert {ChecklistStep.LOW_HANGING_FRUIT, ChecklistStep.START_SMALL_AND_SCALE} <= proven

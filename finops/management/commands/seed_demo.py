@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from finops.demo.billing import demo_billing_exports_write, expected_total
 from finops.demo.organisation import demo_organisation_create
+from finops.demo.tco import demo_tco_create
 from finops.demo.usage import demo_gpu_logs_write, demo_gpu_rules_create, demo_volumes_store
 from finops.models import CostRecord, IngestRun
 from ingest.services.billing import billing_uri_ingest
@@ -14,8 +15,9 @@ from ingest.services.gpu import gpu_uri_ingest
 class Command(BaseCommand):
     help = (
         "Create the demo organisation, write 90 days of generated FOCUS billing exports and 14 days "
-        "of nvidia-smi GPU logs and ingest them through the normal ingestion pipeline, and store "
-        "daily inference volumes. Safe to run again."
+        "of nvidia-smi GPU logs and ingest them through the normal ingestion pipeline, store "
+        "daily inference volumes, and record the costs off the bill, benchmarks, API prices and "
+        "initiatives. Safe to run again."
     )
 
     def add_arguments(self, parser):
@@ -42,6 +44,7 @@ class Command(BaseCommand):
         for run in gpu_runs:
             self.stdout.write(f"  {run.source}: {run.get_status_display()}: {run.message}")
         volumes = demo_volumes_store(end=end, days=days)
+        demo_tco_create(end=end)
         self.stdout.write(f"Demo GPU logs: {len(gpu_logs)} nvidia-smi files; inference volumes: {volumes} workload-days.")
         loaded = CostRecord.objects.aggregate(total=Sum("effective_cost"))["total"]
         self.stdout.write(f"Demo billing: {len(paths)} FOCUS files in {directory}, effective cost "
