@@ -45,7 +45,7 @@ class AlertRuleSerializer(serializers.ModelSerializer):
     class Meta:
         model = AlertRule
         fields = [
-            "id", "name", "team", "workload", "service_name", "currency", "scope_label", "method", "threshold",
+            "id", "name", "team", "workload", "service_name", "tco_category", "currency", "scope_label", "method", "threshold",
             "min_amount", "window_days", "cooldown_days", "notify_team", "recipients", "email_addresses",
             "enabled", "muted_until", "is_default", "subscribed",
         ]

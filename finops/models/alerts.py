@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from finops.models.costs import MONEY
+from finops.models.tco import TcoCategory
 from finops.models.teams import Team
 from finops.models.workloads import Workload
 
@@ -22,15 +23,15 @@ class AlertRule(models.Model):
     The scope is the conjunction of the filters that are set: no team, workload or service
     means all spend (unallocated included); a team narrows to that team; a workload to one
     workload (its team is kept in `team`); a service name to that service, within the team if
-    one is set. A new scope dimension (the TCO category) is one more blank-able field here and
-    one more line in `finops.selectors.alerts.scope_filter`.
+    one is set; a TCO category to the spend classified into it (a managed premium carved out of
+    compute by a rule's percentage stays with its compute rows here).
     """
 
     class Method(models.TextChoices):
         ROBUST_ZSCORE = "robust_zscore", "Robust z-score, day-of-week aware"
         PERCENT_OVER_BASELINE = "percent_over_baseline", "Percent over trailing baseline"
         DAILY_BUDGET = "daily_budget", "Absolute daily budget"
-        UNIT_COST = "unit_cost", "Unit cost (per 1M billed tokens) over baseline"
+        UNIT_COST = "unit_cost", "Unit cost (per 1k inferences, else per 1M billed tokens) over baseline"
 
     # What `threshold` means for each method, shown in forms and e-mails.
     THRESHOLD_MEANING = {
@@ -54,6 +55,7 @@ class AlertRule(models.Model):
         Workload, on_delete=models.CASCADE, null=True, blank=True, related_name="alert_rules"
     )
     service_name = models.CharField(max_length=200, blank=True, help_text="FOCUS ServiceName, exactly.")
+    tco_category = models.CharField(max_length=32, blank=True, choices=TcoCategory.choices)
     currency = models.CharField(
         max_length=3, blank=True, help_text="Blank: each billing currency is watched on its own."
     )
@@ -114,6 +116,8 @@ class AlertRule(models.Model):
             parts.append(f"workload {self.workload.name}")
         if self.service_name:
             parts.append(f"service {self.service_name}")
+        if self.tco_category:
+            parts.append(TcoCategory(self.tco_category).label.lower())
         if self.team_id:
             parts.append(f"team {self.team.name}" if not parts else f"({self.team.name})")
         return " ".join(parts) if parts else "all spend"

@@ -44,6 +44,8 @@ def scope_filter(rule: AlertRule, *, team: str = "team_id", workload: str = "wor
         q &= Q(**{workload: rule.workload_id})
     if rule.service_name:
         q &= Q(service_name=rule.service_name)
+    if rule.tco_category:
+        q &= Q(tco_category=rule.tco_category)
     if rule.currency:
         q &= Q(billing_currency=rule.currency)
     return q

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from finops.models import Alert, AlertDelivery, AlertRule, InferenceVolume
+from finops.models import Alert, AlertDelivery, AlertRule, DailySpend, InferenceVolume
 from finops.services.alert_detection import RESTATED, alert_rules_ensure_defaults, spikes_detect
 from tests.factories import MembershipFactory, TeamFactory, UserFactory, WorkloadFactory
 from tests.finops.alerts.builders import GPU, MODEL_API, SPIKE_DAY, cost_record, history, restate, spend
@@ -248,3 +248,20 @@ def test_the_unit_cost_rule_divides_by_reported_inferences_when_the_serving_stac
     assert alert.details["unit"] == "1k inferences"
     assert alert.details["observed_per_unit"].startswith("8.0")
     assert alert.details["expected_per_unit"].startswith("4.0")
+
+
+def test_a_rule_scoped_to_a_tco_category_watches_only_that_category(team_setup):
+    team, workload = team_setup["team"], team_setup["workload"]
+    history(team=team, workload=workload, spikes={SPIKE_DAY: 3.0})  # compute spend spikes...
+    DailySpend.objects.filter(team=team).update(tco_category="compute")
+    for day in range(60, 0, -1):  # ...while egress stays flat
+        spend(team=team, workload=workload, day=SPIKE_DAY - timedelta(days=day - 1), amount=Decimal("40.00"),
+              service="AWS Data Transfer")
+    DailySpend.objects.filter(team=team, service_name="AWS Data Transfer").update(tco_category="data_egress")
+    egress = AlertRule.objects.create(name="Egress", team=team, tco_category="data_egress", threshold=Decimal("3.25"))
+    compute = AlertRule.objects.create(name="Compute", team=team, tco_category="compute", threshold=Decimal("3.25"))
+
+    spikes_detect(start=SPIKE_DAY, end=SPIKE_DAY, rule_ids=[egress.pk, compute.pk], today=SPIKE_DAY)
+
+    assert not egress.alerts.exists()
+    assert compute.alerts.get().scope_label == "compute (Search)"
