@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from finops.views import alerts as alert_views
+from finops.views import tokens
 from finops.views.health import healthz
 from finops.views.manage import (
     benchmarks,
@@ -70,6 +71,9 @@ urlpatterns = [
     path("", include("dashboards.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/api-token/", tokens.api_token, name="api-token"),
+    path("accounts/api-token/create", tokens.api_token_create, name="api-token-create"),
+    path("accounts/api-token/revoke", tokens.api_token_delete, name="api-token-delete"),
     path("ingest/", include("ingest.urls")),
     path("alerts/", include((alert_patterns, "alerts"))),
     path("manage/", include((manage_patterns, "manage"))),

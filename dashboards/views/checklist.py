@@ -19,7 +19,7 @@ def evidence_link(subject: tuple[str, object]) -> str:
     if kind == "initiative":
         return reverse("dashboards:initiatives") + f"#initiative-{value}"
     if kind == "benchmark":
-        return "/manage/benchmarks/"
+        return reverse("manage:benchmarks")
     return reverse("dashboards:unit-costs") + "?" + urlencode({"workload": value})
 
 
