@@ -167,6 +167,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the TCO categories, whichever model field carries them.
+    "ENUM_NAME_OVERRIDES": {"TcoCategoryEnum": "finops.models.tco.TcoCategory"},
 }
 
 # --- Celery (Redis broker). No broker configured: tasks run eagerly in-process. ---

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from finops.api import alerts, benchmarks, checklist, focus, initiatives, tco, views, volumes
+from finops.api import alerts, benchmarks, checklist, focus, gpu, initiatives, tco, views, volumes
 
 router = DefaultRouter()
 router.register("teams", views.TeamViewSet, basename="team")
@@ -23,6 +23,7 @@ app_name = "api"
 urlpatterns = [
     path("spend/", views.SpendView.as_view(), name="spend"),
     path("unit-costs/", volumes.UnitCostView.as_view(), name="unit-costs"),
+    path("gpu-samples/", gpu.GpuSamplePushView.as_view(), name="gpu-samples"),
     path("inference-volumes/", volumes.InferenceVolumeView.as_view(), name="inference-volumes"),
     path("export/focus.csv", focus.FocusExportView.as_view(), name="export-focus"),
     path("", include(router.urls)),
