@@ -14,6 +14,7 @@ from finops.views.manage import (
     managed_api_prices,
     tco_line_items,
     tco_rules,
+    volumes,
 )
 
 alert_patterns = [
@@ -37,6 +38,7 @@ manage_patterns = [
     path("tco-line-items/new/", tco_line_items.tco_line_item_create, name="tco-line-item-create"),
     path("tco-line-items/<int:pk>/", tco_line_items.tco_line_item_edit, name="tco-line-item-edit"),
     path("tco-line-items/<int:pk>/delete/", tco_line_items.tco_line_item_delete, name="tco-line-item-delete"),
+    path("volumes/", volumes.volumes, name="volumes"),
     path("benchmarks/", benchmarks.benchmark_list, name="benchmarks"),
     path("benchmarks/new/", benchmarks.benchmark_create, name="benchmark-create"),
     path("benchmarks/import/", benchmarks.benchmarks_import, name="benchmarks-import"),

@@ -1,8 +1,6 @@
 """Benchmark runs loaded from a CSV file: every row is checked before any is written, and a
 run loaded again (same workload, instance type, GPU count and day) is updated in place."""
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -12,9 +10,9 @@ from typing import BinaryIO
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from django.template.defaultfilters import filesizeformat
 
 from finops.models import Benchmark, Workload
+from finops.services.csv_import import CsvCells, csv_rows_read, storable_slugs
 from ingest.errors import IngestError
 from ingest.readers.convert import locate_columns
 
@@ -75,14 +73,14 @@ def benchmarks_import_csv(
     written then. Columns may come in any order and spelling (see COLUMNS); unknown ones are
     ignored."""
     limit = max_bytes or min(settings.INGEST_UPLOAD_MAX_BYTES, BENCHMARK_CSV_MAX_BYTES)
-    rows = _read_rows(stream, source=source_name, limit=limit)
+    rows = csv_rows_read(stream, source=source_name, limit=limit, what="a benchmark import")
     if not rows:
         return BenchmarkImportResult(created=0, updated=0)
     header, records = rows[0][1], rows[1:]
     origin = locate_columns(header, COLUMNS, REQUIRED, source=source_name, what="benchmark")
     position = {field_name: header.index(name) for field_name, name in origin.items()}
     slugs = {record[position["workload"]].strip() for _line, record in records if len(record) == len(header)}
-    writable = {workload.slug: workload for workload in team_workloads.filter(slug__in=_storable(slugs))}
+    writable = {workload.slug: workload for workload in team_workloads.filter(slug__in=storable_slugs(slugs))}
 
     runs: dict[tuple, Benchmark] = {}
     lines: dict[tuple, int] = {}
@@ -91,7 +89,7 @@ def benchmarks_import_csv(
             raise IngestError(
                 f"the row has {len(record)} fields, the header has {len(header)}", source=source_name, line=line
             )
-        cells = _Cells(record, position=position, origin=origin, source=source_name, line=line)
+        cells = CsvCells(record, position=position, origin=origin, source=source_name, line=line)
         run = _benchmark(cells, writable=writable)
         key = (run.workload.pk, run.instance_type, run.gpu_count, run.measured_on)
         if key in runs:
@@ -103,63 +101,7 @@ def benchmarks_import_csv(
     return _write(list(runs.values()))
 
 
-def _read_rows(stream: BinaryIO, *, source: str, limit: int) -> list[tuple[int, list[str]]]:
-    """The non-blank CSV records with the line each starts on (quoted values may span lines)."""
-    data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise IngestError(
-            f"the file is larger than the {filesizeformat(limit)} a benchmark import accepts; split it",
-            source=source,
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise IngestError("the file is not UTF-8 text (re-export it as UTF-8)", source=source, line=line) from exc
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise IngestError("the file contains a NUL byte: it is not a CSV text file", source=source, line=line)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows, next_line = [], 1
-    try:
-        for record in reader:
-            if any(cell.strip() for cell in record):
-                rows.append((next_line, record))
-            next_line = reader.line_num + 1
-    except csv.Error as exc:
-        raise IngestError(f"not valid CSV ({exc})", source=source, line=next_line) from exc
-    if rows and not any(name.strip() for name in rows[0][1]):
-        raise IngestError("the first line is not a CSV header", source=source, line=rows[0][0])
-    return rows
-
-
-def _storable(slugs: set[str]) -> set[str]:
-    # Slugs are short ASCII; a longer value can be no workload's, and the query need not see it.
-    return {slug for slug in slugs if len(slug) <= Workload._meta.get_field("slug").max_length}
-
-
-class _Cells:
-    """One record's values by field name, and errors located at their line and column."""
-
-    def __init__(self, record: list[str], *, position: dict[str, int], origin: dict[str, str], source: str, line: int):
-        self._record, self._position, self._origin = record, position, origin
-        self.source, self.line = source, line
-
-    def text(self, field_name: str) -> str:
-        index = self._position.get(field_name)
-        return "" if index is None else self._record[index].strip()
-
-    def error(self, field_name: str, message: str) -> IngestError:
-        return IngestError(message, source=self.source, line=self.line, column=self._origin.get(field_name, field_name))
-
-    def required(self, field_name: str) -> str:
-        value = self.text(field_name)
-        if not value:
-            raise self.error(field_name, "a value is required here")
-        return value
-
-
-def _benchmark(cells: _Cells, *, writable: dict[str, Workload]) -> Benchmark:
+def _benchmark(cells: CsvCells, *, writable: dict[str, Workload]) -> Benchmark:
     slug = cells.required("workload")
     workload = writable.get(slug)
     if workload is None:
@@ -197,7 +139,7 @@ def _benchmark(cells: _Cells, *, writable: dict[str, Workload]) -> Benchmark:
     )
 
 
-def _decimal(cells: _Cells, field_name: str, *, digits: int, places: int) -> Decimal:
+def _decimal(cells: CsvCells, field_name: str, *, digits: int, places: int) -> Decimal:
     """The cell as an exact Decimal rounded half-even to the stored scale (a 12-decimal price
     is not an error), or an error when it is no number or too large to store."""
     text = cells.required(field_name)
@@ -212,7 +154,7 @@ def _decimal(cells: _Cells, field_name: str, *, digits: int, places: int) -> Dec
     return number
 
 
-def _gpu_count(cells: _Cells) -> int:
+def _gpu_count(cells: CsvCells) -> int:
     text = cells.text("gpu_count")
     if not text:
         return 1
@@ -221,7 +163,7 @@ def _gpu_count(cells: _Cells) -> int:
     return int(text)
 
 
-def _unit(cells: _Cells, workload: Workload) -> str:
+def _unit(cells: CsvCells, workload: Workload) -> str:
     """Spelled as in the model, or as people write it ("tokens/s", "rps"). Left out, it is the
     unit the workload counts inferences in."""
     text = cells.text("throughput_unit").lower().replace(" ", "")
@@ -237,7 +179,7 @@ def _unit(cells: _Cells, workload: Workload) -> str:
     )
 
 
-def _currency(cells: _Cells) -> str:
+def _currency(cells: CsvCells) -> str:
     text = cells.text("currency").upper()
     if not text:
         return "USD"
@@ -246,7 +188,7 @@ def _currency(cells: _Cells) -> str:
     return text
 
 
-def _date(cells: _Cells) -> date:
+def _date(cells: CsvCells) -> date:
     text = cells.required("measured_on")
     try:
         return date.fromisoformat(text)
