@@ -6,15 +6,21 @@ from finops.models.costs import MONEY
 class IngestKind(models.TextChoices):
     BILLING = "billing", "Billing export"
     GPU = "gpu", "GPU metrics"
+    VOLUMES = "volumes", "Inference volumes"
 
 
 class DataSource(models.Model):
-    """A place exports arrive (a folder or an s3:// prefix), ingested on a schedule."""
+    """A place exports arrive (a folder or an s3:// prefix), or a Prometheus server to query
+    (`http(s)://` URI, format "prometheus"), ingested on a schedule."""
 
     name = models.CharField(max_length=120, unique=True)
     kind = models.CharField(max_length=16, choices=IngestKind.choices, default=IngestKind.BILLING)
-    uri = models.CharField(max_length=1000, help_text="A local folder or s3://bucket/prefix")
+    uri = models.CharField(
+        max_length=1000, help_text="A local folder, s3://bucket/prefix, or a Prometheus server's base URL"
+    )
     format = models.CharField(max_length=32, default="auto")
+    # Prometheus sources: the PromQL to run and how to read it (README "Prometheus").
+    options = models.JSONField(default=dict, blank=True)
     interval_minutes = models.PositiveIntegerField(default=360)
     enabled = models.BooleanField(default=True)
     last_started_at = models.DateTimeField(null=True, blank=True)
@@ -34,6 +40,7 @@ class IngestRun(models.Model):
     Kind = IngestKind
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         SKIPPED = "skipped", "Skipped (identical file already loaded)"
