@@ -5,6 +5,7 @@ only leaders and staff (or their service accounts' tokens) may push."""
 from datetime import UTC
 
 import pyarrow as pa
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -61,7 +62,7 @@ class GpuSamplePushView(generics.GenericAPIView):
     filter_backends = []
 
     @extend_schema(request=GpuSampleInSerializer(many=True),
-                   responses={201: IngestRunSerializer, 200: IngestRunSerializer, 400: IngestRunSerializer})
+                   responses={201: IngestRunSerializer, 200: IngestRunSerializer, 400: OpenApiTypes.OBJECT})
     def post(self, request):
         incoming = GpuSampleInSerializer(data=request.data, many=True)
         incoming.is_valid(raise_exception=True)
