@@ -78,13 +78,14 @@ def workload_page(request, pk: int):
                        "csv": _csv("unit-costs-csv", start=data["start"], end=data["end"], workload=workload.pk),
                        "figure": unit_cost_figure([r for r in unit_rows if r["billing_currency"] == currency],
                                                   metric=metric, currency=currency, title=title)})
+    idle_waste = idle_waste_by_workload(user=user, spend_filter=spend_filter)
     context = page_context(request, form) | {
         "workload": workload,
         "totals": spend_totals_by_currency(user=user, spend_filter=spend_filter),
         "tco_totals": tco_totals(user=user, spend_filter=spend_filter, breakdown=breakdown),
         "charts": _figures(charts),
-        "idle_waste": idle_waste_by_workload(user=user, spend_filter=spend_filter),
-        "suggestions": right_sizing_suggestions(user=user, spend_filter=spend_filter),
+        "idle_waste": idle_waste,
+        "suggestions": right_sizing_suggestions(user=user, spend_filter=spend_filter, idle_waste=idle_waste),
         "benchmark": cheapest_benchmark(workload=workload),
         "build_vs_buy": build_vs_buy(user=user, workload=workload, start=data["start"], end=data["end"]),
         "initiatives": _initiatives(user, spend_filter, workload=workload),

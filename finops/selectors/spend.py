@@ -81,8 +81,10 @@ def spend_aggregate(*, user, spend_filter: SpendFilter, group_by: str, granulari
 
 def spend_dimensions(*, user) -> dict[str, list[str]]:
     """The providers and services a user's spend has, for the filter bar's choices."""
-    rows = daily_spend_for_user(user)
-    return {
-        "providers": list(rows.order_by("provider_name").values_list("provider_name", flat=True).distinct()),
-        "services": list(rows.order_by("service_name").values_list("service_name", flat=True).distinct()),
-    }
+    # One pass over the rollup for both lists (every page asks): the distinct pairs are few.
+    pairs = daily_spend_for_user(user).order_by().values_list("provider_name", "service_name").distinct()
+    providers, services = set(), set()
+    for provider, service in pairs:
+        providers.add(provider)
+        services.add(service)
+    return {"providers": sorted(providers), "services": sorted(services)}

@@ -1,0 +1,68 @@
+"""The utilization heatmap and the period bounds of the GPU figures, on the `gpus` day of
+tests/conftest.py: GPU-A at 90 %, GPU-B at 10 %, GPU-C's MIG slices at 50 % and 20 %, sampled
+every 15 minutes for 24 h."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from finops.selectors.gpu import gpu_hours_by_workload, idle_waste_by_workload, right_sizing_suggestions, utilization_heatmap
+from finops.selectors.spend import SpendFilter
+from tests.factories import MembershipFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+DAY = date(2026, 10, 1)
+DAY_FILTER = SpendFilter(start=DAY, end=DAY)
+
+
+def test_the_heatmap_shows_the_least_utilized_devices_first(gpus):
+    heatmap = utilization_heatmap(user=gpus["leader"], spend_filter=DAY_FILTER)
+
+    assert heatmap["devices"] == ["host-b · GPU-B", "host-c · GPU-C MIG 2", "host-c · GPU-C MIG 1", "host-a · GPU-A"]
+    assert len(heatmap["hours"]) == 24
+    assert [row[0] for row in heatmap["values"]] == pytest.approx([10, 20, 50, 90])
+    assert all(None not in row for row in heatmap["values"])
+
+
+def test_the_heatmap_keeps_only_the_limit_of_devices(gpus):
+    heatmap = utilization_heatmap(user=gpus["leader"], spend_filter=DAY_FILTER, limit=2)
+
+    assert heatmap["devices"] == ["host-b · GPU-B", "host-c · GPU-C MIG 2"]
+    assert [row[5] for row in heatmap["values"]] == pytest.approx([10, 20])
+
+
+def test_the_period_holds_exactly_its_days_hours(gpus):
+    day_before = SpendFilter(start=DAY - timedelta(days=1), end=DAY - timedelta(days=1))
+    day_after = SpendFilter(start=DAY + timedelta(days=1), end=DAY + timedelta(days=1))
+
+    assert utilization_heatmap(user=gpus["leader"], spend_filter=day_before)["devices"] == []
+    assert gpu_hours_by_workload(user=gpus["leader"], spend_filter=day_after) == []
+    assert sum(row["bought"] for row in gpu_hours_by_workload(user=gpus["leader"], spend_filter=DAY_FILTER)) == (
+        pytest.approx(72)
+    )
+
+
+def test_the_period_follows_the_reporting_time_zone(gpus, settings):
+    # 2026-10-01 00:00-23:00 UTC is 02:00 on 1 October to 01:00 on 2 October in Paris: the
+    # Paris day of 1 October holds 22 of those hours, 2 October the last two.
+    settings.TIME_ZONE = "Europe/Paris"
+
+    first = utilization_heatmap(user=gpus["leader"], spend_filter=DAY_FILTER)
+    second = utilization_heatmap(user=gpus["leader"], spend_filter=SpendFilter(start=DAY + timedelta(days=1),
+                                                                               end=DAY + timedelta(days=1)))
+
+    assert (len(first["hours"]), len(second["hours"])) == (22, 2)
+
+
+def test_a_member_of_another_team_gets_an_empty_heatmap(gpus):
+    outsider = MembershipFactory(team=TeamFactory()).user
+
+    assert utilization_heatmap(user=outsider, spend_filter=DAY_FILTER) == {"hours": [], "devices": [], "values": []}
+
+
+def test_right_sizing_from_given_idle_waste_equals_its_own(gpus):
+    idle_waste = idle_waste_by_workload(user=gpus["leader"], spend_filter=DAY_FILTER)
+
+    assert right_sizing_suggestions(user=gpus["leader"], spend_filter=DAY_FILTER, idle_waste=idle_waste) == (
+        right_sizing_suggestions(user=gpus["leader"], spend_filter=DAY_FILTER)
+    )
