@@ -20,6 +20,13 @@ class IngestError(Exception):
         return IngestError(self.message, source=source, line=self.line, column=self.column)
 
 
+def quoted(value: object, *, limit: int = 80) -> str:
+    """A value from the input as an error message shows it: quoted, and cut short, so that a
+    10 MB cell does not become a 10 MB message."""
+    text = value if isinstance(value, str) else str(value)
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
+
 class SourceUnavailable(Exception):
     """The place files come from did not answer (network, throttling, a 5xx). Transient:
     the same request may succeed later, so tasks retry it with backoff."""

@@ -4,10 +4,17 @@ Files are grouped into *deliveries*: the parts of one export that sit in the sam
 loaded together in one transaction, so a month split over several part files is replaced as a
 whole, never part by part. When an export ships manifests (AWS CUR, CUR 2.0, FOCUS on S3),
 only the files a manifest names are read: the others are stale versions of the same month.
+
+gzip'd files are handed to readers decompressed, and refused once they inflate past
+INGEST_MAX_INFLATED_BYTES (default 20 GiB), so a small gzip bomb cannot keep a worker busy
+for hours. Decompression streams: memory stays at a block whatever the file's size.
 """
 
+import gzip
+import io
 import json
 import tempfile
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -23,6 +30,11 @@ from ingest.errors import IngestError, SourceUnavailable
 BILLING_SUFFIXES = (".csv", ".gz", ".parquet", ".json", ".jsonl", ".ndjson")
 GPU_SUFFIXES = (".csv", ".gz", ".prom", ".txt", ".metrics", ".log")
 SPOOL_IN_MEMORY_BYTES = 64 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+# The largest single export part seen in the wild is a few GiB of text; 20 GiB leaves room
+# while bounding what a gzip bomb (deflate inflates up to ~1000x) can cost.
+DEFAULT_MAX_INFLATED_BYTES = 20 << 30
+INFLATE_BUFFER_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -63,12 +75,94 @@ def manifest_keys(document: bytes, *, source: str) -> list[str]:
     names, as keys relative to the bucket."""
     try:
         manifest = json.loads(document)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise IngestError(f"the manifest is not valid JSON ({exc})", source=source) from exc
+    if not isinstance(manifest, dict):
+        raise IngestError("the manifest is not a JSON object", source=source)
+    blobs = manifest.get("blobs")
+    blobs = blobs if isinstance(blobs, list) else []
     keys = manifest.get("reportKeys") or manifest.get("dataFiles") or [
-        blob.get("blobName", "") for blob in manifest.get("blobs", [])
+        blob.get("blobName", "") if isinstance(blob, dict) else blob for blob in blobs
     ]
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise IngestError("the manifest's list of data files is not a list of names", source=source)
     return [urlparse(key).path.lstrip("/") if key.startswith("s3://") else key for key in keys if key]
+
+
+def max_inflated_bytes() -> int:
+    from django.conf import settings
+
+    return getattr(settings, "INGEST_MAX_INFLATED_BYTES", DEFAULT_MAX_INFLATED_BYTES)
+
+
+class InflatedStream(io.RawIOBase):
+    """The decompressed bytes of a gzip'd stream, read and re-read (seek) like a file, with
+    corrupt data and inflating past `limit` bytes both reported as an IngestError."""
+
+    def __init__(self, raw: BinaryIO, *, source: str, limit: int):
+        self._gzip = gzip.GzipFile(fileobj=raw, mode="rb")
+        self._source = source
+        self._limit = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._gzip.tell()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        try:
+            return self._gzip.seek(offset, whence)  # forward means inflating up to there
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise IngestError(f"the gzip data is truncated or corrupt ({exc})", source=self._source) from exc
+
+    def readinto(self, buffer) -> int:
+        # Never inflate more than the limit allows: a bomb costs one byte past it, no more.
+        room = self._limit - self._gzip.tell()
+        try:
+            if room > 0:
+                return self._gzip.readinto(memoryview(buffer)[:room])
+            beyond = self._gzip.read(1)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise IngestError(
+                f"the gzip data is truncated or corrupt ({exc})", source=self._source
+            ) from exc
+        if beyond:
+            raise IngestError(
+                f"the file inflates past {_size(self._limit)} (INGEST_MAX_INFLATED_BYTES): refused as a "
+                "possible gzip bomb; split the export, or raise the limit if it is genuine",
+                source=self._source,
+            )
+        return 0
+
+    def close(self) -> None:
+        self._gzip.close()
+        super().close()
+
+
+def _size(count: int) -> str:
+    return f"{count / (1 << 30):g} GiB" if count >= 1 << 30 else f"{count / (1 << 20):g} MiB"
+
+
+def inflating(open_raw: Callable[[], AbstractContextManager[BinaryIO]], *, source: str):
+    """An opener like `open_raw` whose stream is decompressed when the file is gzip'd."""
+
+    @contextmanager
+    def open_plain() -> Iterator[BinaryIO]:
+        with open_raw() as raw:
+            gzipped = raw.read(2) == GZIP_MAGIC
+            raw.seek(0)
+            if not gzipped:
+                yield raw
+                return
+            inflated = InflatedStream(raw, source=source, limit=max_inflated_bytes())
+            with io.BufferedReader(inflated, buffer_size=INFLATE_BUFFER_BYTES) as plain:
+                yield plain
+
+    return open_plain
 
 
 def _group(files: dict[str, SourceFile], manifests: dict[str, list[str]]) -> list[Delivery]:
@@ -116,7 +210,10 @@ def _local_file(path: Path) -> SourceFile:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     modified_at = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
-    return SourceFile(name=str(path), fingerprint=digest.hexdigest(), modified_at=modified_at, open=lambda: path.open("rb"))
+    opener = inflating(lambda: path.open("rb"), source=str(path))
+    return SourceFile(
+        name=str(path), fingerprint=digest.hexdigest(), modified_at=modified_at, open=opener
+    )
 
 
 # --- S3 ------------------------------------------------------------------------------------
@@ -166,7 +263,7 @@ def _s3_list_deliveries(uri: str, *, suffixes: tuple[str, ...]) -> list[Delivery
             name=f"s3://{bucket}/{obj['Key']}",
             fingerprint=f"s3:{obj['ETag'].strip(chr(34))}:{obj['Size']}",
             modified_at=obj["LastModified"],
-            open=_s3_opener(client, bucket, obj["Key"]),
+            open=inflating(_s3_opener(client, bucket, obj["Key"]), source=f"s3://{bucket}/{obj['Key']}"),
         )
         for obj in objects
         if is_data_file(obj["Key"], suffixes)

@@ -5,6 +5,7 @@ from ingest.errors import SourceUnavailable
 from ingest.services.billing import billing_uri_ingest
 from ingest.services.data_sources import data_sources_claim_due
 from ingest.services.gpu import gpu_uri_ingest
+from ingest.services.prometheus import PROMETHEUS, prometheus_pull
 
 # Only transient transport errors retry; bad input is permanent and ends as a failed run.
 RETRY = {
@@ -30,7 +31,12 @@ def ingest_gpu_uri(uri: str, format: str = "auto") -> list[int]:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
 def ingest_data_source(data_source_id: int) -> list[int]:
+    """Ingest one data source: the deliveries at its folder or s3:// prefix, or a pull from
+    its Prometheus server (GPU samples or inference volumes). Pulls are idempotent too: an
+    overlapping window replaces the same samples, a volume sets its day's figures."""
     source = DataSource.objects.get(pk=data_source_id)
+    if source.format == PROMETHEUS:
+        return [prometheus_pull(data_source=source).pk]
     ingest = gpu_uri_ingest if source.kind == IngestRun.Kind.GPU else billing_uri_ingest
     return [run.pk for run in ingest(uri=source.uri, format=source.format, data_source=source)]
 

@@ -53,6 +53,7 @@ def _labels() -> str:
 
 
 def _describe(head: bytes) -> str:
+    head = head.removeprefix(b"\xef\xbb\xbf")
     if not head.strip():
         return "nothing (the file is empty)"
     first = next(line for line in head.splitlines() if line.strip())

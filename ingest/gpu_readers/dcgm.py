@@ -23,11 +23,13 @@ scrape, and when there is none); the rows of the latest timestamp are held back,
 split across read blocks is still merged. Memory stays bounded by one block of lines plus one
 scrape's rows.
 
-DCGM blank sentinels become null; a sample line without a UUID label is skipped and counted in
-`skipped[NO_UUID]`, a merged row without utilization in `skipped[NO_UTILIZATION]`. A line that
-is not `name{labels} value [timestamp]`, a label set that does not parse (escapes included),
-or a value or timestamp of a metric used here that is not a number is an IngestError naming
-the line.
+DCGM blank sentinels, NaN and infinities become null; a sample line without a UUID label is
+skipped and counted in `skipped[NO_UUID]`, a merged row without utilization in
+`skipped[NO_UTILIZATION]`. A line that is not `name{labels} value [timestamp]`, a label set
+that does not parse (escapes included), a value or timestamp of a metric used here that is not
+a number, a negative value or a share above its ceiling (100 %, or 1 for a ratio), a
+timestamp outside the years 1900-2199, and a label the database cannot store (too long for
+its column, or with a NUL) are IngestErrors naming the line.
 
 Speed: lines are cut and converted by Arrow compute functions a block at a time; each distinct
 series (`name{labels`) is parsed in Python once per file, as a scrape repeats the same ones.
@@ -43,14 +45,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.errors import IngestError
+from ingest.errors import IngestError, quoted
 from ingest.gpu_readers.shared import (
+    EARLIEST_SAMPLE,
+    LATEST_SAMPLE,
+    TEXT_MAX_LENGTHS,
     SampleBatches,
     host_from_source,
     iter_lines,
     observed_timestamp,
     parse_located,
     sample_batch,
+    unstorable_text,
 )
 from ingest.gpu_schema import PERCENT
 
@@ -73,6 +79,12 @@ METRICS = {
     "DCGM_FI_DEV_POWER_USAGE": POWER_USAGE,
 }
 METRIC_COLUMNS = [f"m{code}" for code in range(len(METRICS))]
+METRIC_NAMES = {code: name for name, code in METRICS.items()}
+# Every metric used is a non-negative amount; these are shares, so they also have a ceiling.
+METRIC_CEILINGS = {GPU_UTIL: 100.0, GR_ENGINE_ACTIVE: 1.0, MEM_COPY_UTIL: 100.0}
+_CEILINGS = pa.array([METRIC_CEILINGS.get(code, float("inf")) for code in range(len(METRICS))], PERCENT)
+EARLIEST_MS = int(EARLIEST_SAMPLE.timestamp() * 1000)
+LATEST_MS = int(LATEST_SAMPLE.timestamp() * 1000)
 
 # DCGM's "no value" sentinels, as defined in dcgmlib/dcgm_structs.h (NVIDIA/DCGM; also in the
 # DCGM API reference, "Enums and Macros"):
@@ -224,6 +236,10 @@ class _Series:
         key = -1
         if found["gpu_uuid"]:
             found["host"] = found["host"] or host_from_source(self._source)
+            # Only label sets with a UUID feed samples: only their text must fit the columns.
+            for name, value in found.items():
+                if problem := unstorable_text(value, max_length=TEXT_MAX_LENGTHS[name]):
+                    raise ValueError(f"the {' or '.join(LABELS[name])} label {problem}")
             key = self._keys.setdefault(
                 (found["host"], found["gpu_uuid"], found["mig_instance"]), len(self._keys)
             )
@@ -306,6 +322,7 @@ def _samples(
     values = pc.if_else(
         pc.or_kleene(sentinel, pc.invert(pc.is_finite(values))), pa.scalar(None, PERCENT), values
     )
+    _check_in_range(values, codes, value_text, numbers, source=source)
     milliseconds = parse_located(
         stamp_text,
         pa.int64(),
@@ -314,12 +331,40 @@ def _samples(
         column="timestamp",
         what="timestamp in milliseconds",
     )
+    # Checked before scaling: a huge millisecond count would wrap around in microseconds.
+    outside = pc.or_(pc.less(milliseconds, EARLIEST_MS), pc.greater_equal(milliseconds, LATEST_MS))
+    if pc.any(pc.fill_null(outside, False)).as_py():
+        row = pc.index(pc.fill_null(outside, False), True).as_py()
+        raise IngestError(
+            f"{quoted(stamp_text[row].as_py())} is not a time in the years 1900-2199 "
+            "(milliseconds since 1970)",
+            source=source,
+            line=numbers[row].as_py(),
+            column="timestamp",
+        )
     timestamps = pc.fill_null(pc.multiply(milliseconds, 1000), observed_us)
 
     columns = {"timestamp": timestamps, "key": keys, "label": label_ids}
     for code, name in enumerate(METRIC_COLUMNS):
         columns[name] = pc.if_else(pc.equal(codes, code), values, pa.scalar(None, PERCENT))
     return pa.table(columns)
+
+
+def _check_in_range(
+    values: pa.Array, codes: pa.Array, text: pa.Array, numbers: pa.Array, *, source: str
+) -> None:
+    ceilings = pc.take(_CEILINGS, codes)
+    outside = pc.fill_null(pc.or_(pc.less(values, 0.0), pc.greater(values, ceilings)), False)
+    if pc.any(outside).as_py():
+        row = pc.index(outside, True).as_py()
+        code = codes[row].as_py()
+        expected = f"0 to {METRIC_CEILINGS[code]:g}" if code in METRIC_CEILINGS else "0 or more"
+        raise IngestError(
+            f"{quoted(text[row].as_py())} is out of range for {METRIC_NAMES[code]} (expected {expected})",
+            source=source,
+            line=numbers[row].as_py(),
+            column="value",
+        )
 
 
 def _pick(values: pa.Array, positions: np.ndarray) -> pa.Array:

@@ -18,9 +18,11 @@ They are taken as UTC: run nvidia-smi with TZ=UTC (the default in most GPU conta
 
 Quirks handled: a leading UTF-8 BOM, CRLF, blank lines, spaces after commas, header lines
 repeated mid-file (they must match the first one), and `[N/A]`, `[Not Supported]` or any
-other `[...]` marker, `N/A` or an empty value as no value. A row without GPU utilization is
-skipped and counted in `skipped[NO_UTILIZATION]` (see `shared.SampleBatches`); a missing
-timestamp or UUID, a wrong number of values, or a value that does not parse is an IngestError
+other `[...]` marker, `N/A`, an empty value, NaN or an infinity as no value. A row without GPU
+utilization is skipped and counted in `skipped[NO_UTILIZATION]` (see `shared.SampleBatches`);
+a missing timestamp or UUID, a wrong number of values, a value that does not parse, a
+percentage outside 0-100 or a negative amount, a timestamp outside the years 1900-2199, and
+text the database cannot store (too long for its column, or with a NUL) are IngestErrors
 naming the line and column. nvidia-smi --query-gpu reports whole GPUs only, so mig_instance
 is always "".
 
@@ -40,7 +42,12 @@ import pyarrow.compute as pc
 
 from ingest.errors import IngestError
 from ingest.gpu_readers.shared import (
+    PERCENT_RANGE,
     SampleBatches,
+    check_measurements,
+    check_sample_times,
+    check_text,
+    finite_or_null,
     host_from_source,
     iter_lines,
     observed_timestamp,
@@ -98,6 +105,7 @@ MEASUREMENT_ROLES = (
     "memory_free_mib",
     "power_watts",
 )
+PERCENT_ROLES = ("utilization", "memory_utilization")
 # Units nvidia-smi appends to values ("37 %", "81920 MiB", "70.50 W"), trimmed from the right.
 UNIT_CHARACTERS = " %MiBW"
 NO_VALUE = pa.array(["", "N/A"])
@@ -267,10 +275,18 @@ def _sample_batch(
             column=column_name("sampled_at"),
             what="date/time",
         ).cast(TIMESTAMP)  # zone-less: taken as UTC
+        check_sample_times(
+            columns["sampled_at"],
+            numbers=rows.numbers,
+            source=source,
+            column=column_name("sampled_at"),
+            shown=timestamps,
+        )
 
     for role in TEXT_ROLES:
         text = values(role)
         if text is not None:
+            check_text(text, role=role, numbers=rows.numbers, source=source, column=column_name(role))
             columns[role] = text
     require("gpu_uuid", columns["gpu_uuid"], "a GPU UUID")
     host = columns.get("host", pa.nulls(len(rows), pa.string()))
@@ -280,15 +296,28 @@ def _sample_batch(
     for role in MEASUREMENT_ROLES:
         text = values(role)
         if text is not None:
-            columns[role] = parse_located(
-                pc.utf8_rtrim(text, characters=UNIT_CHARACTERS),
-                PERCENT,
-                shown=text,
+            measured = finite_or_null(
+                parse_located(
+                    pc.utf8_rtrim(text, characters=UNIT_CHARACTERS),
+                    PERCENT,
+                    shown=text,
+                    numbers=rows.numbers,
+                    source=source,
+                    column=column_name(role),
+                    what="number",
+                )
+            )
+            low, high = PERCENT_RANGE if role in PERCENT_ROLES else (0.0, float("inf"))
+            check_measurements(
+                measured,
+                low=low,
+                high=high,
                 numbers=rows.numbers,
                 source=source,
                 column=column_name(role),
-                what="number",
+                shown=text,
             )
+            columns[role] = measured
     if "memory_total_mib" not in columns and "memory_free_mib" in columns and "memory_used_mib" in columns:
         columns["memory_total_mib"] = pc.add(columns["memory_used_mib"], columns["memory_free_mib"])
 

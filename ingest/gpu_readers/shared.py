@@ -8,7 +8,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 import numpy as np
@@ -16,13 +16,31 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ingest.errors import IngestError
+from ingest.errors import IngestError, quoted
 from ingest.gpu_schema import GPU_SAMPLE_COLUMNS, GPU_SAMPLE_SCHEMA
 from ingest.schema import TIMESTAMP
 
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 64 * 1024
 LINE_BLOCK_BYTES = 4 << 20
+# The longest text each column stores (GpuSample's max_length; the database refuses longer).
+TEXT_MAX_LENGTHS = {
+    "host": 255,
+    "gpu_uuid": 100,
+    "mig_instance": 50,
+    "gpu_index": 20,
+    "pci_bus_id": 50,
+    "model_name": 200,
+    "pod": 255,
+    "namespace": 255,
+    "container": 255,
+}
+# As for billing dates: outside these years a timestamp is garbage, and near datetime's own
+# limits shifting it into the reporting time zone overflows.
+EARLIEST_SAMPLE = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_SAMPLE = datetime(2200, 1, 1, tzinfo=UTC)
+# Measurements that are shares of something: 0-100 %.
+PERCENT_RANGE = (0.0, 100.0)
 # Lines are read as one CSV column split on this byte, which text metrics never contain.
 _NO_DELIMITER = "\x1f"
 
@@ -119,6 +137,8 @@ def iter_lines(stream: BinaryIO, *, source: str, block_bytes: int = LINE_BLOCK_B
 
 def _explain(exc: Exception) -> str:
     text = str(exc)
+    if "straddling object" in text:
+        return f"a line is longer than {LINE_BLOCK_BYTES >> 20} MiB: not metrics text"
     if "Expected 1 columns" in text:
         return "a line contains the control character U+001F, which no metrics text has"
     if isinstance(exc, (OSError, EOFError, zlib.error)):
@@ -158,11 +178,80 @@ def parse_located(
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         row = first_failure(text, lambda part: pc.cast(part, target))
         raise IngestError(
-            f"{(text if shown is None else shown)[row].as_py()!r} is not a valid {what}",
+            f"{quoted((text if shown is None else shown)[row].as_py())} is not a valid {what}",
             source=source,
             line=numbers[row].as_py(),
             column=column,
         ) from exc
+
+
+def unstorable_text(value: str, *, max_length: int) -> str:
+    """Why the database could not store this text value, or ""."""
+    if "\x00" in value:
+        return "contains a NUL character (U+0000), which text cannot store"
+    if len(value) > max_length:
+        return f"is {len(value)} characters long; at most {max_length} fit ({quoted(value, limit=40)})"
+    return ""
+
+
+def check_text(text: pa.Array, *, role: str, numbers: pa.Array, source: str, column: str) -> None:
+    """An IngestError at the first value of `text` the `role` column cannot store."""
+    has_nul = pc.fill_null(pc.match_substring(text, "\x00"), False)
+    too_long = pc.fill_null(pc.greater(pc.utf8_length(text), TEXT_MAX_LENGTHS[role]), False)
+    bad = pc.or_(has_nul, too_long)
+    if pc.any(bad).as_py():
+        row = pc.index(bad, True).as_py()
+        raise IngestError(
+            f"the value {unstorable_text(text[row].as_py(), max_length=TEXT_MAX_LENGTHS[role])}",
+            source=source,
+            line=numbers[row].as_py(),
+            column=column,
+        )
+
+
+def check_sample_times(
+    values: pa.Array, *, numbers: pa.Array, source: str, column: str, shown: pa.Array
+) -> None:
+    outside = pc.or_(
+        pc.less(values, pa.scalar(EARLIEST_SAMPLE, values.type)),
+        pc.greater_equal(values, pa.scalar(LATEST_SAMPLE, values.type)),
+    )
+    if pc.any(outside).as_py():
+        row = pc.index(outside, True).as_py()
+        raise IngestError(
+            f"{quoted(shown[row].as_py())} is outside the years 1900-2199",
+            source=source,
+            line=numbers[row].as_py(),
+            column=column,
+        )
+
+
+def check_measurements(
+    values: pa.Array,
+    *,
+    low: float,
+    high: float,
+    numbers: pa.Array,
+    source: str,
+    column: str,
+    shown: pa.Array,
+) -> None:
+    """An IngestError at the first value outside [low, high] (nulls pass)."""
+    outside = pc.fill_null(pc.or_(pc.less(values, low), pc.greater(values, high)), False)
+    if pc.any(outside).as_py():
+        row = pc.index(outside, True).as_py()
+        bounds = f"between {low:g} and {high:g}" if high != float("inf") else f"at least {low:g}"
+        raise IngestError(
+            f"{quoted(shown[row].as_py())} is out of range (expected a value {bounds})",
+            source=source,
+            line=numbers[row].as_py(),
+            column=column,
+        )
+
+
+def finite_or_null(values: pa.Array) -> pa.Array:
+    """NaN and infinities measure nothing: they become no value, as a `[N/A]` would."""
+    return pc.if_else(pc.fill_null(pc.is_finite(values), True), values, pa.scalar(None, values.type))
 
 
 # Hostnames cannot contain "_" (RFC 952/1123), so the first "_" ends the host part of a name.
@@ -187,6 +276,8 @@ def host_from_source(source: str) -> str:
             "<host>_<anything>.csv, or add a host column)",
             source=source,
         )
+    if problem := unstorable_text(host, max_length=TEXT_MAX_LENGTHS["host"]):
+        raise IngestError(f"the host the file name names {problem}", source=source)
     return host
 
 

@@ -73,7 +73,7 @@ def _map(text: str, column: str) -> dict:
         return {}
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         value = None
     if not isinstance(value, dict):
         raise ValueError(f"{column} must be a JSON object (a map), got {text[:80]!r}")

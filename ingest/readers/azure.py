@@ -191,7 +191,16 @@ def _cost_batch(values: dict, *, batch: TextBatch, source: str, origin: dict[str
         "billing_period_start": origin.get("billing_period_start", origin["date"]),
         "billing_period_end": origin.get("billing_period_end", origin["date"]),
         "billing_account_id": origin["billing_account"],
+        "sub_account_id": origin.get("subscription", ""),
+        "service_name": origin.get("meter_category", origin.get("consumed_service", "")),
+        "region_id": origin.get("region", ""),
+        "resource_id": origin.get("resource_id", ""),
+        "resource_name": origin.get("resource_name", ""),
+        "sku_id": origin.get("meter_id", ""),
         "charge_category": origin.get("charge_type", ""),
+        "charge_description": origin.get("product_name", ""),
+        "consumed_unit": origin.get("unit_of_measure", ""),
+        "pricing_unit": origin.get("unit_of_measure", ""),
         "consumed_quantity": origin.get("quantity", ""),
         "pricing_quantity": origin.get("quantity", ""),
         "list_cost": origin.get("payg_price", ""),
@@ -257,7 +266,7 @@ def _tags_object(text: str) -> str:
     wrapped = text if text.startswith("{") else "{" + text + "}"
     try:
         tags = json.loads(wrapped)
-    except ValueError:
+    except (ValueError, RecursionError):
         tags = None
     if not isinstance(tags, dict):
         raise ValueError(f"tags must be a JSON object, got {text[:80]!r}")
@@ -269,7 +278,9 @@ def _times(price: pa.Array | None, quantity: pa.Array | None) -> pa.Array | None
     if price is None or quantity is None:
         return None
     product = pc.multiply(_narrow(price), _narrow(quantity))
-    return pc.round(product, ndigits=18, round_mode="half_to_even").cast(pa.decimal256(40, 18))
+    # As wide as decimal256 goes: an absurd product must reach to_cost_batch, which reports
+    # it at its row, instead of failing this cast with no location.
+    return pc.round(product, ndigits=18, round_mode="half_to_even").cast(pa.decimal256(76, 18))
 
 
 def _narrow(values: pa.Array) -> pa.Array:

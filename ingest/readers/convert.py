@@ -4,15 +4,40 @@ with errors that name the file, line and column. Shared by every billing reader.
 import json
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.errors import IngestError
+from ingest.errors import IngestError, quoted
 from ingest.readers.tabular import TextBatch, normalize_header
 from ingest.schema import COST_COLUMNS, COST_SCHEMA, TIMESTAMP, Column
+
+
+# The longest text each canonical column stores (CostRecord's max_length; the database refuses
+# longer values, and a refusal there would look like a failing database, not a bad file).
+TEXT_MAX_LENGTHS = {
+    "provider_name": 100,
+    "billing_account_id": 200,
+    "sub_account_id": 200,
+    "service_name": 200,
+    "service_category": 100,
+    "region_id": 100,
+    "resource_id": 1000,
+    "resource_name": 400,
+    "resource_type": 200,
+    "sku_id": 200,
+    "charge_category": 32,
+    "charge_class": 32,
+    "consumed_unit": 100,
+    "pricing_unit": 100,
+    "billing_currency": 3,
+}
+# Dates outside these bounds are no billing date, and near datetime's own limits (years 1 and
+# 9999) shifting them into the reporting time zone overflows.
+EARLIEST_TIMESTAMP = pa.scalar(datetime(1900, 1, 1, tzinfo=UTC), TIMESTAMP)
+LATEST_TIMESTAMP = pa.scalar(datetime(2200, 1, 1, tzinfo=UTC), TIMESTAMP)
 
 
 def to_cost_batch(
@@ -43,10 +68,57 @@ def _convert(column: Column, text: pa.Array, *, batch: TextBatch, source: str, h
     if column.is_text:
         if column.name == "tags":
             return _tags(text, batch=batch, source=source, header=header)
+        max_length = TEXT_MAX_LENGTHS.get(column.name)
+        _check_storable(text, max_length=max_length, batch=batch, source=source, header=header)
         return pc.fill_null(text, "")
     if column.type == TIMESTAMP:
-        return _cast_located(_iso_timestamps(text), column.type, batch=batch, source=source, header=header, what="date/time")
+        timestamps = _cast_located(
+            _iso_timestamps(text), column.type, batch=batch, source=source, header=header, what="date/time"
+        )
+        _check_plausible_dates(timestamps, shown=text, batch=batch, source=source, header=header)
+        return timestamps
     return _decimals(text, column.type, batch=batch, source=source, header=header)
+
+
+def _check_storable(
+    text: pa.Array, *, max_length: int | None, batch: TextBatch, source: str, header: str
+) -> None:
+    """Text the database cannot store is an error in the file, located like any other."""
+    has_nul = pc.match_substring(text, "\x00")
+    if pc.any(has_nul).as_py():
+        row = pc.index(has_nul, True).as_py()
+        raise IngestError(
+            "the value contains a NUL character (U+0000), which text cannot store",
+            source=source,
+            line=batch.first_line + row,
+            column=header,
+        )
+    if max_length is None:
+        return
+    too_long = pc.greater(pc.utf8_length(text), max_length)
+    if pc.any(too_long).as_py():
+        row = pc.index(too_long, True).as_py()
+        raise IngestError(
+            f"the value is {len(text[row].as_py())} characters long; at most {max_length} fit here "
+            f"(it starts {quoted(text[row].as_py(), limit=40)})",
+            source=source,
+            line=batch.first_line + row,
+            column=header,
+        )
+
+
+def _check_plausible_dates(
+    values: pa.Array, *, shown: pa.Array, batch: TextBatch, source: str, header: str
+) -> None:
+    outside = pc.or_(pc.less(values, EARLIEST_TIMESTAMP), pc.greater_equal(values, LATEST_TIMESTAMP))
+    if pc.any(outside).as_py():
+        row = pc.index(outside, True).as_py()
+        raise IngestError(
+            f"{quoted(shown[row].as_py())} is outside the years 1900-2199",
+            source=source,
+            line=batch.first_line + row,
+            column=header,
+        )
 
 
 def _iso_timestamps(text: pa.Array) -> pa.Array:
@@ -76,7 +148,10 @@ def _cast_located(text: pa.Array, target: pa.DataType, *, batch: TextBatch, sour
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         row, value = _first_failure(text, lambda one: pc.cast(one, target))
         raise IngestError(
-            f"{value!r} is not a valid {what}", source=source, line=batch.first_line + row, column=header
+            f"{quoted(value)} is not a valid {what}",
+            source=source,
+            line=batch.first_line + row,
+            column=header,
         ) from exc
 
 
@@ -96,17 +171,35 @@ def _tags(text: pa.Array, *, batch: TextBatch, source: str, header: str) -> pa.A
     for value in pc.unique(text).to_pylist():
         try:
             parsed = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = None
-        if not isinstance(parsed, dict):
+        problem = "" if isinstance(parsed, dict) else f"tags must be a JSON object, got {value[:80]!r}"
+        if not problem and (unstorable := _unstorable_json_text(parsed)):
+            problem = f"tags {unstorable}"
+        if problem:
             row = pc.index(text, value).as_py()
-            raise IngestError(
-                f"tags must be a JSON object, got {value[:80]!r}",
-                source=source,
-                line=batch.first_line + row,
-                column=header,
-            )
+            raise IngestError(problem, source=source, line=batch.first_line + row, column=header)
     return text
+
+
+def _unstorable_json_text(value: object) -> str:
+    """Why a JSON column (PostgreSQL's jsonb) would refuse the parsed value, or ""."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "contain a NUL character (\\u0000), which JSON columns cannot store"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "contain half of a surrogate pair (a lone \\ud800-style escape): no character"
+    return ""
 
 
 # --- helpers for readers that derive values ----------------------------------------------
@@ -114,7 +207,12 @@ def _tags(text: pa.Array, *, batch: TextBatch, source: str, header: str) -> pa.A
 # its credits). These keep such derivations exact and their errors located.
 
 WORK_DECIMAL = pa.decimal128(38, 18)
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# No amount or quantity reaches a quintillion; the stored columns hold 14 and 18 integer digits.
+MAX_INTEGER_DIGITS = 18
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# Arrow's text -> decimal cast silently wraps around when the integer part has 19 digits or
+# more (a 30-digit cost comes out as some other number); such text takes the exact path.
+_MANY_INTEGER_DIGITS = rf"^[+-]?[0-9]{{{MAX_INTEGER_DIGITS + 1},}}"
 _SEPARATOR = "\x1f"  # ASCII unit separator: never part of a tag value
 
 
@@ -149,12 +247,16 @@ def parse_decimals(text: pa.Array, *, batch: TextBatch, source: str, header: str
     """Text to decimal128(38, 18), exactly, for readers that must add or choose amounts.
 
     Blank is null. Doubles written with more than 18 decimals (3.3333333333333335e-07, as
-    Parquet floats render) are rounded half-even instead of rejected.
+    Parquet floats render) are rounded half-even instead of rejected. A value of 10**18 or
+    more is an error.
     """
     text = pc.utf8_trim_whitespace(text)
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-    # Arrow's cast wraps silently when an exponent overflows the type, so those go the slow way.
-    if not pc.any(pc.match_substring(text, "e", ignore_case=True)).as_py():
+    # Arrow's cast wraps silently when an exponent or a long integer part overflows the type,
+    # so those go the slow way.
+    exponent = pc.match_substring(text, "e", ignore_case=True)
+    long_integer = pc.match_substring_regex(text, _MANY_INTEGER_DIGITS)
+    if not pc.any(pc.or_(exponent, long_integer)).as_py():
         try:
             return pc.cast(text, WORK_DECIMAL)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -167,7 +269,10 @@ def parse_decimals(text: pa.Array, *, batch: TextBatch, source: str, header: str
         except (InvalidOperation, ValueError) as exc:
             row = pc.index(text, value).as_py()
             raise IngestError(
-                f"{value!r} is not a valid number", source=source, line=batch.first_line + row, column=header
+                f"{quoted(value)} is not a valid number",
+                source=source,
+                line=batch.first_line + row,
+                column=header,
             ) from exc
     return pc.take(pa.array(exact, WORK_DECIMAL), encoded.indices)
 
@@ -176,7 +281,7 @@ def _exact_decimal(value: str) -> Decimal:
     if not _NUMBER.fullmatch(value):
         raise ValueError(value)
     number = Decimal(value)
-    if number.adjusted() >= WORK_DECIMAL.precision - WORK_DECIMAL.scale:
+    if number and number.adjusted() >= MAX_INTEGER_DIGITS:
         raise ValueError(value)
     # A context wide enough that quantizing never rounds anything but the excess decimals.
     wide = Context(prec=WORK_DECIMAL.precision + 2)
@@ -217,11 +322,24 @@ def convert_distinct(
     converted = []
     for value in encoded.dictionary.to_pylist():
         try:
-            converted.append(convert(value))
+            result = convert(value)
+            if result is not None:
+                _check_encodable(result)
         except ValueError as exc:
             row = pc.index(text, value).as_py()
             raise IngestError(str(exc), source=source, line=batch.first_line + row, column=header) from exc
+        converted.append(result)
     return pc.take(pa.array(converted, pa.string()), encoded.indices)
+
+
+def _check_encodable(text: str) -> None:
+    # JSON may spell half a surrogate pair ("\ud800"), which decodes to no storable character.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "the value holds half of a surrogate pair (a lone \\ud800-style escape): no character"
+        ) from None
 
 
 def tags_from_columns(batch: TextBatch, keys: dict[str, str]) -> pa.Array:

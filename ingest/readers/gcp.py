@@ -22,6 +22,7 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.errors import quoted
 from ingest.readers.convert import calendar_month_bounds, convert_distinct, decimal_text, locate_columns, parse_decimals, parse_timestamps, to_cost_batch
 from ingest.readers.tabular import TextBatch, iter_text_batches, normalize_header
 
@@ -177,7 +178,17 @@ def _cost_batch(values: dict, *, batch: TextBatch, source: str, origin: dict[str
         "billing_period_start": origin.get("invoice_month", origin["usage_start"]),
         "billing_period_end": origin.get("invoice_month", origin["usage_start"]),
         "billing_account_id": origin["billing_account_id"],
+        "sub_account_id": origin.get("project", ""),
+        "service_name": origin.get("service", ""),
+        "region_id": origin.get("region", origin.get("location", "")),
+        "resource_id": origin.get("resource_global_name", origin.get("resource_name", "")),
+        "resource_name": origin.get("resource_name", ""),
+        "sku_id": origin.get("sku_id", ""),
+        "charge_category": origin.get("cost_type", ""),
+        "charge_description": origin.get("sku_description", ""),
         "consumed_quantity": origin.get("usage_amount", ""),
+        "consumed_unit": origin.get("usage_unit", ""),
+        "pricing_unit": origin.get("pricing_unit", ""),
         "pricing_quantity": origin.get("pricing_amount", ""),
         "list_cost": origin.get("cost_at_list", ""),
         "billed_cost": origin["cost"],
@@ -225,7 +236,7 @@ def _invoice_month(month: str) -> tuple[int | None, int | None]:
         return None, None
     match = re.fullmatch(r"(\d{4})-?(\d{2})", month)
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ValueError(f"invoice month must be YYYYMM, got {month!r}")
+        raise ValueError(f"invoice month must be YYYYMM, got {quoted(month)}")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -236,7 +247,7 @@ def _credits_total(text: str) -> str | None:
         return None
     try:
         credits = json.loads(text, parse_float=Decimal)
-    except ValueError:
+    except (ValueError, RecursionError):
         credits = None
     if not isinstance(credits, list) or not all(isinstance(c, dict) for c in credits):
         raise ValueError(f"credits must be a JSON array of {{name, amount}} objects, got {text[:80]!r}")
@@ -254,14 +265,18 @@ def _labels_object(text: str) -> str:
         return "{}"
     try:
         labels = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         labels = None
     if isinstance(labels, dict):  # already packed by whoever exported it
         return json.dumps(labels, sort_keys=True, ensure_ascii=False)
-    if not isinstance(labels, list) or not all(isinstance(item, dict) and "key" in item for item in labels):
+    if not isinstance(labels, list) or not all(_is_label(item) for item in labels):
         raise ValueError(f"labels must be a JSON array of {{key, value}} objects, got {text[:80]!r}")
     tags = {item["key"]: item.get("value") for item in labels if item.get("value") not in (None, "")}
     return json.dumps(tags, sort_keys=True, ensure_ascii=False)
+
+
+def _is_label(item: object) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("key"), str)
 
 
 def _units(values: dict) -> tuple[pa.Array | None, pa.Array | None]:

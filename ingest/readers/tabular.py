@@ -25,6 +25,7 @@ from ingest.errors import IngestError
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
+UTF8_BOM = b"\xef\xbb\xbf"
 BLOCK_SIZE = 1 << 20
 NULL_MARKERS = ["", "NULL", "null", "Null", "None"]
 HEADER_PEEK_BYTES = 4 << 20
@@ -61,6 +62,10 @@ def read_header(stream: BinaryIO, *, source: str) -> list[str]:
             names = pq.ParquetFile(stream).schema_arrow.names
         except (pa.ArrowException, OSError) as exc:
             raise IngestError(f"not a readable Parquet file ({exc})", source=source) from exc
+        except UnicodeDecodeError as exc:  # a corrupt footer can name a column in invalid UTF-8
+            raise IngestError(
+                "not a readable Parquet file (a column name is not UTF-8)", source=source
+            ) from exc
         stream.seek(0)
         return names
     try:
@@ -73,22 +78,40 @@ def read_header(stream: BinaryIO, *, source: str) -> list[str]:
         raise IngestError(f"cannot decompress gzip data ({exc})", source=source) from exc
     finally:
         stream.seek(0)
+    head = head.removeprefix(UTF8_BOM)
     if not head.strip():
         raise IngestError("the file is empty", source=source)
+    first_line = head.split(b"\n", 1)[0]
+    if b"\x00" in first_line:
+        raise IngestError(
+            "the header is not UTF-8 text: it has NUL bytes, as UTF-16 text does "
+            "(re-export the file as UTF-8)",
+            source=source,
+            line=1,
+        )
+    if len(first_line) >= BLOCK_SIZE:
+        raise IngestError(
+            f"the first line is longer than {BLOCK_SIZE >> 20} MiB: not the header of a billing export",
+            source=source,
+            line=1,
+        )
     try:
-        text = head.decode("utf-8-sig")
+        text = head.decode("utf-8")
     except UnicodeDecodeError as exc:
         # The peek may end inside a multi-byte character; only the header line matters.
-        text = head[: exc.start].decode("utf-8-sig")
+        text = head[: exc.start].decode("utf-8")
         if "\n" not in text:
             raise IngestError(
                 "the header is not UTF-8 text (re-export the file as UTF-8)",
                 source=source,
                 line=1,
             ) from exc
-    if text.lstrip("\ufeff \t\r\n").startswith("{"):
+    if text.lstrip(" \t\r\n").startswith("{"):
         return _ndjson_header(text, source=source)
-    header = next(csv.reader(io.StringIO(text)), [])
+    try:
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as exc:  # a NUL byte, or a line end inside an unquoted field
+        raise IngestError(f"the first line is not a CSV header ({exc})", source=source, line=1) from exc
     if not any(name.strip() for name in header):
         raise IngestError("the first line is not a CSV header", source=source, line=1)
     return [name.lstrip("\ufeff") for name in header]
@@ -116,26 +139,61 @@ def _csv_text_batches(stream: BinaryIO, *, source: str, header: list[str]) -> It
     )
     line = 2
     try:
-        reader = pacsv.open_csv(
-            input_stream,
-            read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=convert,
-        )
-        for batch in reader:
-            if batch.num_rows == 0:
-                continue
-            columns = dict(zip(batch.schema.names, batch.columns, strict=True))
-            yield TextBatch(columns=columns, first_line=line, num_rows=batch.num_rows)
-            line += batch.num_rows
+        try:
+            reader = pacsv.open_csv(
+                input_stream,
+                read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=convert,
+            )
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc):
+                return  # a header without a line end: no rows, as read_header found the header
+            raise
+        # Closed however reading ends: a reader dropped with its read-ahead thread still
+        # running aborts the whole process when it is garbage-collected.
+        with reader:
+            for batch in reader:
+                if batch.num_rows == 0:
+                    continue
+                columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+                yield TextBatch(columns=columns, first_line=line, num_rows=batch.num_rows)
+                line += batch.num_rows
     except (pa.ArrowInvalid, OSError, EOFError, zlib.error) as exc:
+        if _RAGGED_ROW.search(str(exc)):
+            line = _first_ragged_line(stream, columns=len(header)) or line
         raise IngestError(_explain_arrow_error(exc), source=source, line=line) from exc
+
+
+# Arrow's CSV error for a row whose number of values differs from the header's.
+_RAGGED_ROW = re.compile(r"Expected (\d+) columns, got (\d+)")
+
+
+def _first_ragged_line(stream: BinaryIO, *, columns: int) -> int | None:
+    """The line of the first row without `columns` values. Arrow's streaming reader does not
+    say, so the file is read again, only once it has been found faulty."""
+    stream.seek(0)
+    raw = gzip.GzipFile(fileobj=stream) if sniff(stream)[:2] == GZIP_MAGIC else stream
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+    rows = csv.reader(text)
+    try:
+        for row in rows:
+            if row and len(row) != columns:
+                return rows.line_num
+    except (csv.Error, OSError, EOFError, zlib.error):
+        return None  # the row is past something Python's reader refuses; keep Arrow's location
+    finally:
+        text.detach()
+    return None
 
 
 def _parquet_text_batches(stream: BinaryIO, *, source: str) -> Iterator[TextBatch]:
     line = 1  # Parquet has no header line; report row numbers from 1.
     try:
         for batch in pq.ParquetFile(stream).iter_batches(batch_size=65536):
+            # Parquet readers trust the file's bytes; a corrupt string page would surface
+            # later as a UnicodeDecodeError far from its cause.
+            batch.validate(full=True)
             # Typed Parquet columns go through text too, so one exact conversion path
             # serves every format (doubles render as their shortest round-trip text).
             columns = {
@@ -145,6 +203,10 @@ def _parquet_text_batches(stream: BinaryIO, *, source: str) -> Iterator[TextBatc
             line += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise IngestError(f"cannot read Parquet data ({exc})", source=source, line=line) from exc
+    except UnicodeDecodeError as exc:  # a corrupt footer: a time zone or key name in invalid UTF-8
+        raise IngestError(
+            f"cannot read Parquet data (metadata that is not UTF-8: {exc})", source=source, line=line
+        ) from exc
 
 
 def _as_text(column: pa.Array) -> pa.Array:
@@ -174,6 +236,12 @@ def _map_to_dict(value):
 # text so money stays exact.
 
 NDJSON_BATCH_ROWS = 20_000
+# Real records are a few kB; a longer line is not a billing record, and reading it whole would
+# let one endless line (a gzip bomb without line ends) take all the memory there is.
+NDJSON_MAX_LINE_BYTES = 16 << 20
+# BigQuery's billing records nest three levels deep; far deeper is not a billing record.
+NDJSON_MAX_DEPTH = 32
+_LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _is_ndjson(stream: BinaryIO) -> bool:
@@ -199,12 +267,12 @@ def _ndjson_header(text: str, *, source: str) -> list[str]:
         if not line.strip():
             continue
         try:
-            record = _json_record(line)
+            record = _flatten(_json_record(line))
         except ValueError as exc:
             if not header:
                 raise IngestError(f"not a JSON object per line ({exc})", source=source, line=number) from exc
             continue  # possibly the peek cut this line short; the batch reader reports real errors
-        header.update(dict.fromkeys(_flatten(record)))
+        header.update(dict.fromkeys(record))
     return list(header)
 
 
@@ -216,21 +284,21 @@ def _ndjson_text_batches(stream: BinaryIO, *, source: str) -> Iterator[TextBatch
         yield from _ndjson_lines_as_batches(stream, source=source)
 
 
-def _ndjson_lines_as_batches(lines: BinaryIO, *, source: str) -> Iterator[TextBatch]:
+def _ndjson_lines_as_batches(stream: BinaryIO, *, source: str) -> Iterator[TextBatch]:
     rows: list[dict[str, object]] = []
     first_line = number = 0
     try:
-        for number, raw in enumerate(lines, start=1):
+        for number, raw in _numbered_lines(stream, source=source):
             line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             if not line.strip():
                 continue
             try:
-                record = _json_record(line)
+                record = _flatten(_json_record(line))
             except ValueError as exc:
                 raise IngestError(f"not a JSON object ({exc})", source=source, line=number) from exc
             if not rows:
                 first_line = number
-            rows.append(_flatten(record))
+            rows.append(record)
             if len(rows) == NDJSON_BATCH_ROWS:
                 yield _rows_as_text_batch(rows, first_line=first_line)
                 rows = []
@@ -242,19 +310,53 @@ def _ndjson_lines_as_batches(lines: BinaryIO, *, source: str) -> Iterator[TextBa
         raise IngestError(f"the gzip data is truncated or corrupt ({exc})", source=source, line=number) from exc
 
 
+def _numbered_lines(stream: BinaryIO, *, source: str) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) for each line, read a block at a time: memory stays at a block plus
+    one line however the file is shaped."""
+    number, pending = 0, b""
+    while block := stream.read(BLOCK_SIZE):
+        if not pending and not block.strip():  # a run of blank lines, as in a gzip bomb
+            number += block.count(b"\n")
+            continue
+        lines = (pending + block).split(b"\n")
+        pending = lines.pop()
+        if len(pending) > NDJSON_MAX_LINE_BYTES:
+            raise IngestError(
+                f"a line is longer than {NDJSON_MAX_LINE_BYTES >> 20} MiB: not a billing record",
+                source=source,
+                line=number + len(lines) + 1,
+            )
+        for line in lines:
+            number += 1
+            yield number, line
+    if pending:
+        yield number + 1, pending
+
+
 def _json_record(line: str) -> dict:
     # Numbers stay the text they were written as: Decimal-exact, whatever their size.
-    record = json.loads(line, parse_float=str, parse_int=str)
+    try:
+        record = json.loads(line, parse_float=str, parse_int=str)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     if not isinstance(record, dict):
         raise ValueError(f"expected an object, got {type(record).__name__}")
+    if _LONE_SURROGATE_ESCAPE.search(line):
+        # A \ud800-style escape without its pair decodes to no character text can store.
+        try:
+            json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a \\u escape names half of a surrogate pair: no character") from None
     return record
 
 
-def _flatten(record: dict, prefix: str = "") -> dict[str, object]:
+def _flatten(record: dict, prefix: str = "", depth: int = 0) -> dict[str, object]:
+    if depth > NDJSON_MAX_DEPTH:
+        raise ValueError(f"objects nested more than {NDJSON_MAX_DEPTH} deep")
     flat: dict[str, object] = {}
     for key, value in record.items():
         if isinstance(value, dict) and value:
-            flat.update(_flatten(value, f"{prefix}{key}."))
+            flat.update(_flatten(value, f"{prefix}{key}.", depth + 1))
         else:
             flat[f"{prefix}{key}"] = value
     return flat
@@ -281,6 +383,11 @@ def _json_text(value: object) -> str | None:
 
 def _explain_arrow_error(exc: Exception) -> str:
     text = str(exc)
+    if "straddling object" in text:
+        return f"a row is longer than {BLOCK_SIZE >> 20} MiB, or a quote is never closed"
+    if ragged := _RAGGED_ROW.search(text):
+        expected, found = ragged.groups()
+        return f"expected {expected} comma-separated values as in the header, found {found}"
     if "invalid UTF8" in text or "UTF8" in text:
         return "the file is not UTF-8 text (re-export it as UTF-8)"
     if isinstance(exc, (EOFError, zlib.error)) or "gzip" in text.lower() or "decompress" in text.lower():
