@@ -5,10 +5,12 @@ a SQLite file under var/ with Celery tasks executed eagerly in-process, so a lap
 nothing installed beyond Python.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF, UNSAFE_HASHES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -39,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
+    "csp",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -49,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -56,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a refused log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "finops.urls"
@@ -96,6 +103,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: it refuses a locked-out log-in before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboards:overview"
@@ -226,6 +238,60 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Error reports (the DEBUG page, mails to ADMINS) also hide passwords inside URLs.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "finops.error_reports.CredentialsHidingFilter"
+
+# --- Log-in throttling (django-axes) ---
+# A user name is locked, from the address that guessed, after AXES_FAILURE_LIMIT wrong
+# passwords in a row; it opens again after the cool-off. Keying on the pair, not the address
+# alone, means one office behind NAT does not lock everyone out, and one guesser cannot lock a
+# user out from everywhere. Attempts live in the database, so every gunicorn worker counts
+# the same failures. The address is REMOTE_ADDR: behind a reverse proxy it is the proxy's, and
+# the lock is then per user name.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/login.html"
+
+# --- Content-Security-Policy (django-csp) ---
+# Nothing inline runs: every script is a static file, and figure data reaches the page as
+# json_script blocks, which are data, not code. The one inline script and style of the
+# Swagger UI page carry the request's nonce (templates/drf_spectacular/swagger_ui.html); the
+# nonce appears in the header only on a page that used it.
+#
+# No 'unsafe-inline' for styles either. plotly.js needs exactly four inline styles, allowed
+# by their hashes (tests/test_security_headers.py checks them against the installed bundle,
+# so a plotly upgrade that changes them fails a test instead of a chart):
+# - an empty <style id="plotly.js-style-global"> that it then fills through the CSSOM (hover
+#   labels, mode bar, cursors): the hash of the empty string;
+# - empty style="" attributes that d3 sets on colour bars and heatmap images: the same hash,
+#   which style attributes honour only with 'unsafe-hashes';
+# - the style="image-rendering: ...; pixelated" attribute that keeps heatmap cells sharp
+#   (the GPU utilization heatmap);
+# - the MapLibre stylesheet it injects when it loads (maps are unused here, but it is
+#   injected on every page that loads plotly.js).
+# A hash admits only that exact text, so no other inline style can ride along.
+PLOTLY_EMPTY_STYLE_HASH = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
+PLOTLY_PIXELATED_IMAGE_STYLE_HASH = "'sha256-AR/cKIZjWPcPmBUPDA6oti9XBiTbJvz0Cro2J1VzzS8='"
+PLOTLY_MAPLIBRE_STYLE_HASH = "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [
+            SELF, NONCE, UNSAFE_HASHES,
+            PLOTLY_EMPTY_STYLE_HASH, PLOTLY_PIXELATED_IMAGE_STYLE_HASH, PLOTLY_MAPLIBRE_STYLE_HASH,
+        ],
+        "img-src": [SELF, "data:", "blob:"],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    },
+}
 
 LOGGING = {
     "version": 1,

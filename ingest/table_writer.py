@@ -1,24 +1,28 @@
 """Appends Arrow record batches to a database table whose columns are the batch's fields.
 
-The one Postgres-only seam of ingestion: PostgreSQL gets COPY through psycopg 3 (fed the batch
+The one Postgres-only seam of ingestion: PostgreSQL gets COPY through psycopg 3 (fed each batch
 as CSV, about 1 MB at a time), every other database batched parameterised INSERTs through the
 same Django connection. The caller owns the transaction.
 """
 
-import io
 from collections.abc import Callable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.db import connection
 
+from ingest.distinct_values import IntegerKeyMemo
+
+# Distinct timestamps whose text an appender remembers (a year of hourly charges is 8,760).
+REMEMBERED_TIMESTAMPS = 100_000
+
 
 def arrow_batch_insert(*, table: str, batch: pa.RecordBatch) -> None:
-    if connection.vendor == "postgresql":
-        _copy(table, batch)
-    else:
-        _insert(table, batch)
+    """Append one batch (one COPY statement on PostgreSQL)."""
+    with TableAppender(table=table, columns=batch.schema.names) as appender:
+        appender.append(batch)
 
 
 def with_constant(batch: pa.RecordBatch, name: str, value: int) -> pa.RecordBatch:
@@ -26,29 +30,96 @@ def with_constant(batch: pa.RecordBatch, name: str, value: int) -> pa.RecordBatc
     return batch.append_column(name, pa.array([value] * batch.num_rows, pa.int64()))
 
 
-def _copy(table: str, batch: pa.RecordBatch) -> None:
-    batch = _utc_timestamps_as_text(batch)
-    buffer = io.BytesIO()
-    # Strings are always quoted by pyarrow, so "" stays an empty string and an absent
-    # value (written unquoted and empty) becomes NULL under COPY's CSV rules.
-    pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
-    columns = ", ".join(connection.ops.quote_name(name) for name in batch.schema.names)
-    with connection.cursor() as cursor:
-        statement = f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN WITH (FORMAT csv)"
-        with cursor.cursor.copy(statement) as copy:
-            copy.write(buffer.getbuffer())
+class TableAppender:
+    """Appends batches with the given columns to `table`, on PostgreSQL through one COPY
+    statement for as long as the appender is open.
+
+    One COPY keeps the server loading rows while the caller prepares the next batch: the data
+    waits in the socket's buffers, whereas a COPY per batch ends with a round trip that leaves
+    one side idle. While a COPY runs the connection can do nothing else, so `pause()` ends it
+    (the next `append` starts another) for the caller to run other statements in between.
+    Leaving the `with` block on an exception aborts the COPY, so PostgreSQL keeps none of its
+    rows.
+    """
+
+    def __init__(self, *, table: str, columns: list[str]):
+        self.table = table
+        self.columns = list(columns)
+        self._cursor = None
+        self._copying = None  # the context manager psycopg's cursor.copy() returns
+        self._copy = None
+        self._timestamp_text: dict[str, IntegerKeyMemo] = {}
+
+    def __enter__(self) -> "TableAppender":
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        self._end(exc_type, exc, traceback)
+
+    def append(self, batch: pa.RecordBatch) -> None:
+        assert batch.schema.names == self.columns, "every batch must have the appender's columns"
+        if connection.vendor != "postgresql":
+            _insert(self.table, batch)
+            return
+        if self._copy is None:
+            self._start()
+        self._copy.write(self._csv(batch))
+
+    def pause(self) -> None:
+        self._end(None, None, None)
+
+    def _start(self) -> None:
+        names = ", ".join(connection.ops.quote_name(name) for name in self.columns)
+        statement = f"COPY {connection.ops.quote_name(self.table)} ({names}) FROM STDIN WITH (FORMAT csv)"
+        self._cursor = connection.cursor()
+        self._copying = self._cursor.cursor.copy(statement)
+        self._copy = self._copying.__enter__()
+
+    def _end(self, exc_type, exc, traceback) -> None:
+        copying, cursor = self._copying, self._cursor
+        self._copying = self._copy = self._cursor = None
+        try:
+            if copying is not None:
+                copying.__exit__(exc_type, exc, traceback)
+        finally:
+            if cursor is not None:
+                cursor.close()
 
 
-def _utc_timestamps_as_text(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Zone-aware timestamps rendered by the CSV writer cost ~85% of its time; the values are
-    UTC already, so render them zone-less and append the offset PostgreSQL reads."""
-    columns = []
-    for field, column in zip(batch.schema, batch.columns, strict=True):
-        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
-            naive = pc.cast(column.cast(pa.timestamp(field.type.unit, tz="UTC")).cast(pa.timestamp(field.type.unit)), pa.string())
-            column = pc.binary_join_element_wise(naive, pa.scalar("+00"), "")
-        columns.append(column)
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+    def _csv(self, batch: pa.RecordBatch) -> memoryview:
+        # An Arrow buffer rather than io.BytesIO: the writer then never calls back into Python,
+        # so it runs without the GIL, beside the reader thread.
+        sink = pa.BufferOutputStream()
+        # Strings are always quoted by pyarrow, so "" stays an empty string and an absent
+        # value (written unquoted and empty) becomes NULL under COPY's CSV rules.
+        pacsv.write_csv(self._utc_timestamps_as_text(batch), sink, pacsv.WriteOptions(include_header=False))
+        return memoryview(sink.getvalue())
+
+    def _utc_timestamps_as_text(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Zone-aware timestamps rendered by the CSV writer cost ~85% of its time; the values
+        are UTC already, so they are rendered zone-less with the offset PostgreSQL reads
+        appended. Billing rows repeat a few hundred charge and billing period bounds batch after
+        batch, so each distinct value is rendered once per appender."""
+        columns = []
+        for field, column in zip(batch.schema, batch.columns, strict=True):
+            if pa.types.is_timestamp(field.type) and field.type.tz is not None and column.null_count == 0:
+                if field.name not in self._timestamp_text:
+                    render = _utc_text_of(field.type.unit)
+                    self._timestamp_text[field.name] = IntegerKeyMemo(render, limit=REMEMBERED_TIMESTAMPS)
+                column = self._timestamp_text[field.name].of(column.cast(pa.int64()).to_numpy())
+            elif pa.types.is_timestamp(field.type) and field.type.tz is not None:
+                column = _utc_text(column)
+            columns.append(column)
+        return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _utc_text_of(unit: str) -> Callable[[np.ndarray], pa.Array]:
+    return lambda values: _utc_text(pa.array(values, pa.int64()).view(pa.timestamp(unit, tz="UTC")))
+
+
+def _utc_text(column: pa.Array) -> pa.Array:
+    naive = column.cast(pa.timestamp(column.type.unit, tz="UTC")).cast(pa.timestamp(column.type.unit))
+    return pc.binary_join_element_wise(pc.cast(naive, pa.string()), pa.scalar("+00"), "")
 
 
 def _insert(table: str, batch: pa.RecordBatch) -> None:

@@ -1,11 +1,15 @@
-from datetime import datetime, time, timedelta
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Context, Decimal
 
 from django.db import transaction
 from django.db.models import Case, Count, DecimalField, F, Sum, Value, When
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate, Upper
+from django.db.models.lookups import In
 from django.utils import timezone
 
-from finops.models import CostRecord, DailySpend
+from finops.models import CostRecord, DailySpend, Workload
 
 ROLLUP_DIMENSIONS = (
     "provider_name",
@@ -30,33 +34,91 @@ TOKEN_UNITS = {
     "1m tokens": 1_000_000,
     "1,000,000 tokens": 1_000_000,
 }
+# Spellings compared as SQL's UPPER(consumed_unit) compares them, case-insensitively.
+_TOKEN_SCALES = {unit.upper(): scale for unit, scale in TOKEN_UNITS.items()}
+# Sums of money and quantities must never round: wide enough for any numeric(28, 10) total.
+_EXACT = Context(prec=100)
+
+
+def token_scale(consumed_unit: str) -> int:
+    """How many tokens one unit of `consumed_unit` is; 0 for units that are not tokens."""
+    return _TOKEN_SCALES.get(consumed_unit.upper(), 0)
+
+
+def reporting_day(moment: datetime) -> date:
+    """The reporting-time-zone day a charge counts on."""
+    return moment.astimezone(timezone.get_default_timezone()).date()
 
 
 def _tokens(quantity: DecimalField) -> Case:
+    by_scale: dict[int, list[str]] = {}
+    for unit, scale in _TOKEN_SCALES.items():
+        by_scale.setdefault(scale, []).append(unit)
     return Case(
-        *(When(consumed_unit__iexact=unit, then=F("consumed_quantity") * Value(scale, output_field=quantity))
-          for unit, scale in TOKEN_UNITS.items()),
+        *(When(In(Upper("consumed_unit"), units), then=F("consumed_quantity") * Value(scale, output_field=quantity))
+          for scale, units in by_scale.items()),
         default=Value(0, output_field=quantity),
         output_field=quantity,
     )
 
 
-def daily_spend_refresh(*, earliest: datetime, latest: datetime) -> int:
+@dataclass
+class SpendSums:
+    """What DailySpend holds for one group of cost records, summed exactly."""
+
+    billed: Decimal = Decimal(0)
+    effective: Decimal = Decimal(0)
+    listed: Decimal = Decimal(0)
+    managed_premium: Decimal = Decimal(0)
+    tokens: Decimal = Decimal(0)
+    records: int = 0
+
+    def add(self, *, billed: Decimal, effective: Decimal, listed: Decimal, managed_premium: Decimal,
+            tokens: Decimal, records: int) -> None:
+        self.billed = _EXACT.add(self.billed, billed)
+        self.effective = _EXACT.add(self.effective, effective)
+        self.listed = _EXACT.add(self.listed, listed)
+        self.managed_premium = _EXACT.add(self.managed_premium, managed_premium)
+        self.tokens = _EXACT.add(self.tokens, tokens)
+        self.records += records
+
+    @staticmethod
+    def product(factor: Decimal | int, amount: Decimal) -> Decimal:
+        return _EXACT.multiply(Decimal(factor), amount)
+
+
+# (day, workload_id, *ROLLUP_DIMENSIONS): one DailySpend row.
+RollupKey = tuple
+
+
+@dataclass(frozen=True)
+class PresummedSpend:
+    """The DailySpend sums of every cost record of one ingest run, computed while the loader
+    wrote them, so the refresh need not aggregate those rows again in SQL."""
+
+    ingest_run_id: int
+    sums: Mapping[RollupKey, SpendSums]
+
+
+def daily_spend_refresh(*, earliest: datetime, latest: datetime, presummed: PresummedSpend | None = None) -> int:
     """Rebuild the DailySpend rows of every reporting day between two charge times.
 
-    A charge counts on the reporting-time-zone day its charge period starts. Returns the
-    number of rollup rows written.
+    A charge counts on the reporting-time-zone day its charge period starts. With `presummed`,
+    the rows of that ingest run are counted by their sums (which must cover all of them) and
+    only the other rows of those days are aggregated in SQL. Returns the number of rollup rows
+    written.
     """
+    first_day, last_day = reporting_day(earliest), reporting_day(latest)
     tz = timezone.get_default_timezone()
-    first_day = earliest.astimezone(tz).date()
-    last_day = latest.astimezone(tz).date()
     window_start = datetime.combine(first_day, time.min, tzinfo=tz)
     window_end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=tz)
     money = DecimalField(max_digits=24, decimal_places=10)
     quantity = DecimalField(max_digits=28, decimal_places=10)
+    records = CostRecord.objects.filter(charge_period_start__gte=window_start, charge_period_start__lt=window_end)
+    if presummed is not None:
+        records = records.exclude(ingest_run_id=presummed.ingest_run_id)
     groups = (
-        CostRecord.objects.filter(charge_period_start__gte=window_start, charge_period_start__lt=window_end)
-        .annotate(day=TruncDate("charge_period_start", tzinfo=tz))
+        records.annotate(day=TruncDate("charge_period_start", tzinfo=tz))
         .values("day", "workload_id", "workload__team_id", *ROLLUP_DIMENSIONS)
         .annotate(
             billed=Sum("billed_cost"),
@@ -73,19 +135,45 @@ def daily_spend_refresh(*, earliest: datetime, latest: datetime) -> int:
         rollups = DailySpend.objects.bulk_create(
             (
                 DailySpend(
-                    day=group["day"],
-                    workload_id=group["workload_id"],
-                    team_id=group["workload__team_id"],
-                    billed_cost=group["billed"],
-                    effective_cost=group["effective"],
-                    list_cost=group["listed"],
-                    managed_premium=group["managed_premium"],
-                    tokens=group["tokens"],
-                    record_count=group["records"],
-                    **{name: group[name] for name in ROLLUP_DIMENSIONS},
+                    day=key[0],
+                    workload_id=key[1],
+                    team_id=team_id,
+                    billed_cost=sums.billed,
+                    effective_cost=sums.effective,
+                    list_cost=sums.listed,
+                    managed_premium=sums.managed_premium,
+                    tokens=sums.tokens,
+                    record_count=sums.records,
+                    **dict(zip(ROLLUP_DIMENSIONS, key[2:], strict=True)),
                 )
-                for group in groups.iterator(chunk_size=5000)
+                for key, team_id, sums in _merged(groups.iterator(chunk_size=5000), presummed)
             ),
             batch_size=2000,
         )
     return len(rollups)
+
+
+def _merged(
+    groups: Iterator[dict], presummed: PresummedSpend | None
+) -> Iterator[tuple[RollupKey, int | None, SpendSums]]:
+    """The SQL groups, each added to the presummed group of the same key, then the presummed
+    groups no SQL group had (their team read from their workload, as the SQL join does)."""
+    pending = dict(presummed.sums) if presummed else {}
+    for group in groups:
+        key = (group["day"], group["workload_id"], *(group[name] for name in ROLLUP_DIMENSIONS))
+        sums = SpendSums(
+            billed=group["billed"],
+            effective=group["effective"],
+            listed=group["listed"],
+            managed_premium=group["managed_premium"],
+            tokens=group["tokens"],
+            records=group["records"],
+        )
+        if (ours := pending.pop(key, None)) is not None:
+            sums.add(billed=ours.billed, effective=ours.effective, listed=ours.listed,
+                     managed_premium=ours.managed_premium, tokens=ours.tokens, records=ours.records)
+        yield key, group["workload__team_id"], sums
+    workloads = {key[1] for key in pending} - {None}
+    teams = dict(Workload.objects.filter(pk__in=workloads).values_list("pk", "team_id"))
+    for key, sums in pending.items():
+        yield key, teams.get(key[1]), sums

@@ -1,5 +1,9 @@
-"""TCO classification of cost records by the TcoRules (white paper §3), in SQL."""
+"""TCO classification of cost records by the TcoRules (white paper §3): in SQL for records
+already stored, and in Python (`tco_classifier_read`) for rows the loader is about to write."""
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -22,7 +26,7 @@ from django.db.models.lookups import IRegex
 
 from finops.models import CostRecord, TcoRule
 from finops.models.tco import UNCLASSIFIED, TcoCategory
-from finops.services.allocation import glob_to_regex
+from finops.services.allocation import glob_compile, glob_to_regex
 from finops.services.rollups import daily_spend_refresh
 from finops.tco_defaults import TCO_RULE_DEFAULTS
 
@@ -37,10 +41,10 @@ def cost_records_classify(*, records: QuerySet[CostRecord]) -> int:
     "" / False / 0: unclassified, shown as such.
 
     One UPDATE over the rows, whatever the number of rules: each field is a CASE over the
-    rules' conditions. Returns how many of the records a rule classified.
+    rules' conditions. Returns how many of the records a rule classified. The loader classifies
+    new rows before writing them, with `tco_classifier_read`, which gives the same result.
     """
-    enabled = TcoRule.objects.filter(enabled=True).order_by("priority", "id")
-    rules = [(rule, _condition(rule)) for rule in enabled]
+    rules = [(rule, _condition(rule)) for rule in _enabled_rules()]
     records.update(
         tco_category=_first_match(rules, lambda rule: rule.category, UNCLASSIFIED, CharField()),
         is_gpu=_first_match(rules, _is_gpu, False, BooleanField()),
@@ -72,6 +76,99 @@ def tco_rules_restore_defaults() -> int:
     missing = [TcoRule(builtin=True, **rule) for rule in TCO_RULE_DEFAULTS if rule["name"] not in present]
     TcoRule.objects.bulk_create(missing)
     return len(missing)
+
+
+@dataclass(frozen=True)
+class TcoOutcome:
+    category: str
+    is_gpu: bool
+    managed_premium_share: Decimal
+
+
+UNCLASSIFIED_OUTCOME = TcoOutcome(category=UNCLASSIFIED, is_gpu=False, managed_premium_share=Decimal(0))
+
+
+@dataclass(frozen=True)
+class _CompiledTcoRule:
+    patterns: tuple[tuple[str, re.Pattern], ...]
+    tag_key: str
+    tag_value: re.Pattern | None
+    outcome: TcoOutcome
+    # A pattern with characters other than ASCII ones: PostgreSQL folds the case of other letters
+    # by the database's locale, which Python cannot mirror, so such a rule is left to SQL.
+    needs_sql: bool
+
+    def matches(self, record: Mapping[str, object]) -> bool | None:
+        """Whether the rule matches the record; None when only SQL can tell."""
+        if self.needs_sql:
+            return None
+        for field, pattern in self.patterns:
+            if pattern.match(record[field]) is None:
+                return False
+        if self.tag_key:
+            tags = record["tags"]
+            if self.tag_key not in tags:
+                return False
+            if self.tag_value is not None:
+                value = tags[self.tag_key]
+                if value is None:  # `->>` gives SQL NULL for JSON null: no pattern matches it
+                    return False
+                if not isinstance(value, str):  # numbers, booleans, arrays: rendered by the database
+                    return None
+                if self.tag_value.match(value) is None:
+                    return False
+        return True
+
+
+@dataclass(frozen=True)
+class TcoClassifier:
+    """The enabled TcoRules, read once, matched in Python one record at a time exactly as
+    `cost_records_classify` matches them in PostgreSQL (first matching rule by priority, then
+    id; case-insensitive patterns).
+
+    A record is a mapping of CostRecord column names to values, `tags` parsed from its JSON (a
+    dict); only the `columns` the rules read need to be present. `outcome` is None for a record
+    only SQL can classify exactly: one whose fate depends on a tag value that is not a string,
+    or on a rule whose pattern has letters other than ASCII ones.
+    """
+
+    rules: tuple[_CompiledTcoRule, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        used = {field for rule in self.rules for field, _ in rule.patterns}
+        if any(rule.tag_key for rule in self.rules):
+            used.add("tags")
+        return tuple(sorted(used))
+
+    def outcome(self, record: Mapping[str, object]) -> TcoOutcome | None:
+        for rule in self.rules:
+            matched = rule.matches(record)
+            if matched is None:
+                return None
+            if matched:
+                return rule.outcome
+        return UNCLASSIFIED_OUTCOME
+
+
+def tco_classifier_read() -> TcoClassifier:
+    return TcoClassifier(rules=tuple(_compiled(rule) for rule in _enabled_rules()))
+
+
+def _compiled(rule: TcoRule) -> _CompiledTcoRule:
+    patterns = {field: getattr(rule, field) for field in PATTERN_FIELDS if getattr(rule, field)}
+    tag_value = rule.tag_value if rule.tag_key else ""
+    return _CompiledTcoRule(
+        patterns=tuple((field, glob_compile(pattern, ignore_case=True)) for field, pattern in patterns.items()),
+        tag_key=rule.tag_key,
+        tag_value=glob_compile(tag_value, ignore_case=True) if tag_value else None,
+        outcome=TcoOutcome(category=rule.category, is_gpu=_is_gpu(rule), managed_premium_share=_premium_share(rule)),
+        needs_sql=not all(pattern.isascii() for pattern in [*patterns.values(), tag_value]),
+    )
+
+
+def _enabled_rules() -> QuerySet[TcoRule]:
+    return TcoRule.objects.filter(enabled=True).order_by("priority", "id")
 
 
 def _condition(rule: TcoRule) -> Q:

@@ -1,12 +1,11 @@
 from collections.abc import Callable
 
 from finops.models import CostRecord, DataSource, IngestRun
-from finops.services.allocation import cost_records_allocate
 from finops.services.rollups import daily_spend_refresh
 from finops.services.tco import cost_records_classify
 from finops.tasks import detect_spikes_on_commit
 from ingest.errors import IngestError
-from ingest.loader import LoadResult, cost_batches_write, cost_periods_replace
+from ingest.loader import LoadResult, LoadTimeRules, cost_batches_write, load_time_rules_read
 from ingest.readers import billing_reader
 from ingest.readers.tabular import read_header
 from ingest.services.runs import delivery_run, uri_deliveries
@@ -29,23 +28,27 @@ def billing_uri_ingest(
 def billing_delivery_ingest(
     *, delivery: Delivery, format: str = "auto", data_source: DataSource | None = None, progress: Progress | None = None
 ) -> IngestRun:
-    """Load the files of one delivery together, replace the billing periods they restate,
-    allocate the new rows to workloads, classify them into TCO categories and refresh the daily
-    rollup of the touched days."""
+    """Load the files of one delivery together, replacing the billing periods they restate, with
+    each row allocated to a workload and classified into a TCO category as it is written, then
+    refresh the daily rollup of the touched days."""
 
     def load(run: IngestRun) -> None:
         result = LoadResult()
+        rules = load_time_rules_read()
         formats = []
         for file in delivery.files:
             rows_before = result.rows_loaded
-            formats.append(_load_file(file, run_id=run.pk, format=format, result=result, progress=progress))
+            formats.append(
+                _load_file(file, run_id=run.pk, format=format, result=result, rules=rules, progress=progress)
+            )
             if result.rows_loaded == rows_before:
                 raise IngestError("the file has a header but no rows", source=file.name, line=2)
             run.files.append({"name": file.name, "fingerprint": file.fingerprint, "rows": result.rows_loaded - rows_before})
-        cost_periods_replace(run_id=run.pk, result=result)
-        cost_records_allocate(records=CostRecord.objects.filter(ingest_run_id=run.pk))
-        cost_records_classify(records=CostRecord.objects.filter(ingest_run_id=run.pk))
-        daily_spend_refresh(earliest=result.earliest_charge, latest=result.latest_charge)
+        presummed = result.spend.presummed(ingest_run_id=run.pk)
+        if rules.classify_in_sql:
+            cost_records_classify(records=CostRecord.objects.filter(ingest_run_id=run.pk))
+            presummed = None  # summed with the categories the rows had before
+        daily_spend_refresh(earliest=result.earliest_charge, latest=result.latest_charge, presummed=presummed)
         detect_spikes_on_commit(earliest=result.earliest_charge, latest=result.latest_charge)
         run.format = ", ".join(sorted(set(formats)))
         run.rows_loaded = result.rows_loaded
@@ -59,10 +62,12 @@ def billing_delivery_ingest(
     return delivery_run(delivery=delivery, kind=IngestRun.Kind.BILLING, data_source=data_source, load=load)
 
 
-def _load_file(file: SourceFile, *, run_id: int, format: str, result: LoadResult, progress: Progress | None) -> str:
+def _load_file(
+    file: SourceFile, *, run_id: int, format: str, result: LoadResult, rules: LoadTimeRules, progress: Progress | None
+) -> str:
     with file.open() as stream:
         header = read_header(stream, source=file.name)
         reader = billing_reader(format, header, source=file.name)
         batches = reader.read(stream, source=file.name, header=header)
-        cost_batches_write(run_id=run_id, batches=batches, result=result, progress=progress)
+        cost_batches_write(run_id=run_id, batches=batches, result=result, rules=rules, progress=progress)
     return reader.FORMAT

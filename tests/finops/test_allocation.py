@@ -1,3 +1,4 @@
+import random
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -5,8 +6,9 @@ from decimal import Decimal
 import pytest
 
 from finops.models import CostRecord, IngestRun
-from finops.services.allocation import cost_records_allocate, glob_to_regex
+from finops.services.allocation import allocation_matcher_read, cost_records_allocate, glob_to_regex
 from tests.factories import AllocationRuleFactory, WorkloadFactory
+from tests.globs import text_near
 
 pytestmark = pytest.mark.django_db
 OCT = datetime(2026, 10, 1, tzinfo=timezone.utc)
@@ -146,3 +148,71 @@ def test_the_database_reads_glob_character_classes_like_python(pattern, matching
 
     assert CostRecord.objects.get(pk=hit.pk).workload == workload
     assert CostRecord.objects.get(pk=miss.pk).workload is None
+
+
+# --- the loader's allocation in Python (allocation_matcher_read) against the SQL UPDATEs -------
+
+
+def python_allocation(records: list[CostRecord]) -> list[int | None]:
+    matcher = allocation_matcher_read()
+    columns = ("tags", "billing_account_id", "sub_account_id", "resource_id")
+    return [matcher.workload_id({name: getattr(cost, name) for name in columns}) for cost in records]
+
+
+def stored_allocation(records: list[CostRecord]) -> list[int | None]:
+    workloads = dict(CostRecord.objects.values_list("pk", "workload_id"))
+    return [workloads[cost.pk] for cost in records]
+
+
+RESOURCE_PATTERNS = ("arn:aws:ec2:*:instance/i-0[a-f]?*", "gpu-node-??", "projects/*/a[]b]*", "*[!0-9]")
+TAG_VALUES = ("search", "Search", "search ", "", "search\n", "séarch", 5, "5", None, True, ["search"], {"v": "search"})
+
+
+def random_tags(rng: random.Random) -> dict:
+    tags = {}
+    for key in rng.sample(["team", "user:cost center", "env", "Team"], rng.randrange(4)):
+        tags[key] = rng.choice(TAG_VALUES) if key != "env" else rng.choice(["prod", "Prod", "staging"])
+    return tags
+
+
+def test_the_load_time_matcher_allocates_random_rows_as_the_sql_updates_do():
+    rng = random.Random(20261129)
+    workloads = [WorkloadFactory() for _ in range(9)]
+    AllocationRuleFactory(workload=workloads[0], tag_key="team", tag_value="search", priority=10)
+    AllocationRuleFactory(workload=workloads[1], tag_key="team", tag_value="5", priority=10)
+    AllocationRuleFactory(workload=workloads[2], tag_key="user:cost center", tag_value="", priority=20)
+    AllocationRuleFactory(workload=workloads[3], tag_key="", tag_value="", account_id="444", priority=20)
+    AllocationRuleFactory(workload=workloads[4], tag_key="env", tag_value="prod", account_id="111", priority=5)
+    AllocationRuleFactory(workload=workloads[8], tag_key="team", tag_value="search", enabled=False, priority=1)
+    for priority, (workload, pattern) in enumerate(zip(workloads[4:8], RESOURCE_PATTERNS, strict=True), start=30):
+        AllocationRuleFactory(workload=workload, tag_key="", tag_value="", resource_id_pattern=pattern, priority=priority)
+    records = [
+        record(
+            tags=random_tags(rng),
+            billing_account_id=rng.choice(["111", "444", "999"]),
+            sub_account_id=rng.choice(["", "444", "4444", "111"]),
+            resource_id=text_near(rng.choice(RESOURCE_PATTERNS), rng, other_case=0.02),
+        )
+        for _ in range(400)
+    ]
+    expected = python_allocation(records)
+
+    allocate()
+
+    assert stored_allocation(records) == expected
+    # Every workload but the disabled rule's won rows, and some rows stayed unallocated.
+    assert set(expected) == {workload.pk for workload in workloads[:8]} | {None}
+
+
+def test_the_load_time_matcher_agrees_with_sql_on_the_cases_above():
+    workload = WorkloadFactory()
+    AllocationRuleFactory(workload=workload, tag_key="", tag_value="", resource_id_pattern="i-0*")
+    records = [
+        record(resource_id="i-0abc"), record(resource_id="i-0abc\nsecond line"), record(resource_id="x-i-0abc"),
+        record(resource_id="I-0ABC"), record(resource_id="i-0"),
+    ]
+    expected = python_allocation(records)
+
+    allocate()
+
+    assert stored_allocation(records) == expected == [workload.pk, workload.pk, None, None, workload.pk]

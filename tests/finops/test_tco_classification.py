@@ -1,3 +1,4 @@
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -10,11 +11,13 @@ from django.test.utils import CaptureQueriesContext
 
 from finops.models import CostRecord, DailySpend, IngestRun, TcoRule
 from finops.services.rollups import daily_spend_refresh
-from finops.services.tco import cost_records_classify, tco_rules_restore_defaults
+from finops.models.tco import UNCLASSIFIED
+from finops.services.tco import PATTERN_FIELDS, cost_records_classify, tco_classifier_read, tco_rules_restore_defaults
 from finops.tasks import reclassify_cost_records
 from finops.tco_defaults import TCO_RULE_DEFAULTS
 from ingest.services.billing import billing_uri_ingest
 from tests.factories import TcoRuleFactory
+from tests.globs import filler, text_near
 from tests.money import assert_same_money
 
 pytestmark = pytest.mark.django_db
@@ -452,3 +455,114 @@ def test_every_demo_row_is_classified(settings):
     assert set(CostRecord.objects.filter(sku_id="BoxUsage:c7i.4xlarge").values_list("is_gpu", flat=True)) == {False}
     assert set(CostRecord.objects.filter(sku_id="BoxUsage:p4d.24xlarge").values_list("is_gpu", flat=True)) == {True}
     assert CostRecord.objects.filter(tco_category="data_egress").exists()
+
+
+# --- the loader's classification in Python (tco_classifier_read) against the SQL UPDATE -------
+
+
+def python_outcomes(records: list[CostRecord]) -> list[tuple[str, bool, Decimal] | None]:
+    """What the loader would write for each record; None where only SQL can tell."""
+    classifier = tco_classifier_read()
+    outcomes = []
+    for cost in records:
+        found = classifier.outcome({name: getattr(cost, name) for name in [*PATTERN_FIELDS, "tags"]})
+        outcomes.append(found and (found.category, found.is_gpu, found.managed_premium_share))
+    return outcomes
+
+
+def stored_outcomes(records: list[CostRecord]) -> list[tuple[str, bool, Decimal]]:
+    columns = ("pk", "tco_category", "is_gpu", "managed_premium_share")
+    stored = {pk: tuple(rest) for pk, *rest in CostRecord.objects.values_list(*columns)}
+    return [stored[cost.pk] for cost in records]
+
+
+def test_the_load_time_classifier_agrees_with_sql_on_the_real_shaped_rows():
+    records = [record(**columns) for columns, _ in REAL_ROWS]
+    expected = python_outcomes(records)
+
+    classify()
+
+    assert stored_outcomes(records) == expected == [outcome for _, outcome in REAL_ROWS]
+
+
+# Values the built-in rules' columns take in real exports, to mix with text drawn near patterns.
+REAL_VALUES = {field: sorted({columns.get(field, "") for columns, _ in REAL_ROWS}) for field in PATTERN_FIELDS}
+TAGS = (
+    {}, {"team": "search"}, {"user:cost-type": "MLOps tools"}, {"user:cost-type": "mlops\nplatform"},
+    {"user:cost-type": "serving"}, {"aws:createdBy": "terraform"}, {"user:cost-type": None},
+    # Not strings: PostgreSQL and SQLite render these in their own ways, so only SQL can tell.
+    {"user:cost-type": 5}, {"user:cost-type": True}, {"user:cost-type": ["mlops"]},
+)
+
+
+def random_row(rng: random.Random, rules: list[TcoRule]) -> dict:
+    """Columns drawn near the patterns of one rule (so that it, or one just before or after
+    it, matches), the others real values or random text."""
+    rule = rng.choice(rules)
+    columns = {}
+    for field in PATTERN_FIELDS:
+        pattern = getattr(rule, field)
+        if pattern:
+            columns[field] = text_near(pattern, rng)
+        elif rng.random() < 0.7:
+            columns[field] = rng.choice(REAL_VALUES[field])
+        else:
+            columns[field] = filler(rng, rng.randrange(6))
+    columns["provider_name"] = columns["provider_name"] or "AWS"
+    columns["tags"] = rng.choice(TAGS) if rng.random() < 0.5 else {}
+    return columns
+
+
+def test_the_load_time_classifier_classifies_random_rows_as_the_sql_update_does():
+    TcoRuleFactory(priority=5, service_name="", tag_key="user:cost-type", tag_value="mlops*", category="licensing")
+    TcoRuleFactory(priority=6, service_name="", tag_key="aws:createdBy", category="operations")
+    TcoRuleFactory(priority=7, service_name="*[!a-z]gpu[0-9]?", category="compute", is_gpu=True,
+                   managed_premium_percent=Decimal("12.50"))
+    TcoRuleFactory(priority=8, service_name="", resource_type="[a-c]*", sku_id="*x", category="other")
+    rng = random.Random(20261129)
+    rules = list(TcoRule.objects.filter(enabled=True))
+    records = [record(**random_row(rng, rules)) for _ in range(500)]
+    expected = python_outcomes(records)
+
+    classify()
+
+    stored = stored_outcomes(records)
+    decided = [(found, expected_one) for found, expected_one in zip(stored, expected, strict=True) if expected_one]
+    assert [found for found, _ in decided] == [expected_one for _, expected_one in decided]
+    # Only rows with a tag value that is no string are left to SQL; the rest show most
+    # categories, the GPU flag, premiums and rows no rule matches.
+    assert len(decided) > 0.8 * len(records)
+    assert len({found for found, _ in decided}) >= 10
+    assert {found for found, _ in decided} >= {(UNCLASSIFIED, False, NONE), ("compute", True, Decimal("0.125"))}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite matches with Python's re, which folds these")
+def test_letters_beyond_ascii_never_match_ascii_pattern_letters_in_either_path():
+    TcoRule.objects.all().delete()
+    TcoRuleFactory(service_name="", charge_description="*k*", category="compute")
+    TcoRuleFactory(service_name="", charge_description="*s*", category="storage")
+    kelvin, long_s = record(charge_description="\u212a"), record(charge_description="\u017f")
+    plain = record(charge_description="K")
+    expected = python_outcomes([kelvin, long_s, plain])
+
+    classify()
+
+    assert stored_outcomes([kelvin, long_s, plain]) == expected == [
+        (UNCLASSIFIED, False, NONE), (UNCLASSIFIED, False, NONE), ("compute", False, NONE)
+    ]
+
+
+def test_only_sql_can_classify_by_a_rule_with_letters_beyond_ascii_or_a_tag_value_that_is_no_string():
+    TcoRule.objects.all().delete()
+    TcoRuleFactory(priority=1, service_name="", tag_key="cost", tag_value="5*", category="licensing")
+    TcoRuleFactory(priority=2, service_name="*Überweisung*", category="other")
+    TcoRuleFactory(priority=3, service_name="Amazon S3", category="storage")
+    numbered, german, s3, text = (record(tags={"cost": 55}, service_name="Amazon S3"),
+                                  record(service_name="SEPA-ÜBERWEISUNG"), record(service_name="Amazon S3"),
+                                  record(tags={"cost": "55"}, service_name="Amazon S3"))
+
+    assert python_outcomes([numbered, german, s3, text]) == [None, None, None, ("licensing", False, NONE)]
+    classify()
+    assert stored_outcomes([numbered, german, s3, text]) == [
+        ("licensing", False, NONE), ("other", False, NONE), ("storage", False, NONE), ("licensing", False, NONE)
+    ]
