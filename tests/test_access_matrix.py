@@ -503,10 +503,8 @@ def check_row(world, key: str, row: Row, *, format_suffix: bool) -> list[str]:
 # DRF format-suffix routes (…/mute.json) answer 500 to anyone signed in. Not a leak (the
 # TypeError comes before any object is looked up), but a bug: finops/api/alerts.py must give
 # each @action method a `**kwargs` (or `format=None`) parameter. Strict, so the fix is noticed.
-FORMAT_SUFFIX_TYPEERROR = {
-    "api:alert-rule-mute", "api:alert-rule-unmute", "api:alert-rule-subscribe", "api:alert-rule-unsubscribe",
-    "api:alert-acknowledge", "api:alert-resolve",
-}
+# Routes known to fail with their `.json` suffix (empty: the alert actions take **kwargs now).
+FORMAT_SUFFIX_TYPEERROR: set[str] = set()
 
 
 def _matrix_params():

@@ -149,7 +149,7 @@ class AlertRuleViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=MuteSerializer, responses=AlertRuleSerializer)
     @action(detail=True, methods=["post"])
-    def mute(self, request, pk=None):
+    def mute(self, request, pk=None, **kwargs):
         """Record alerts but mail nobody for `days` days (default 7)."""
         query = MuteSerializer(data=request.data)
         query.is_valid(raise_exception=True)
@@ -159,13 +159,13 @@ class AlertRuleViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=None, responses=AlertRuleSerializer)
     @action(detail=True, methods=["post"])
-    def unmute(self, request, pk=None):
+    def unmute(self, request, pk=None, **kwargs):
         rule = alert_rule_unmute(rule=self.get_object())
         return Response(self.get_serializer(rule).data)
 
     @extend_schema(request=None, responses=AlertRuleSerializer)
     @action(detail=True, methods=["post"])
-    def unsubscribe(self, request, pk=None):
+    def unsubscribe(self, request, pk=None, **kwargs):
         """Stop mailing the requesting user about this rule."""
         rule = self.get_object()
         alert_rule_unsubscribe(rule=rule, user=request.user)
@@ -173,7 +173,7 @@ class AlertRuleViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=None, responses=AlertRuleSerializer)
     @action(detail=True, methods=["post"])
-    def subscribe(self, request, pk=None):
+    def subscribe(self, request, pk=None, **kwargs):
         rule = self.get_object()
         alert_rule_subscribe(rule=rule, user=request.user)
         return Response(self.get_serializer(rule).data)
@@ -189,12 +189,12 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["post"])
-    def acknowledge(self, request, pk=None):
+    def acknowledge(self, request, pk=None, **kwargs):
         alert = alert_acknowledge(alert=self.get_object(), user=request.user)
         return Response(self.get_serializer(alert).data)
 
     @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["post"])
-    def resolve(self, request, pk=None):
+    def resolve(self, request, pk=None, **kwargs):
         alert = alert_resolve(alert=self.get_object(), user=request.user)
         return Response(self.get_serializer(alert).data)

@@ -2,7 +2,7 @@
 GPUs belong to hosts, not teams, and a push can replace any host's samples over its span, so
 only leaders and staff (or their service accounts' tokens) may push."""
 
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import pyarrow as pa
 from drf_spectacular.types import OpenApiTypes
@@ -17,6 +17,9 @@ from ingest.gpu_schema import GPU_SAMPLE_COLUMN_NAMES, GPU_SAMPLE_SCHEMA
 from ingest.services.gpu import gpu_samples_push
 
 MAX_SAMPLES_PER_PUSH = 50_000
+# The hourly rollup is rebuilt over the span a push covers: a push is recent metrics, and two
+# samples years apart must not make one request rebuild years of rollups.
+MAX_PUSH_SPAN = timedelta(days=31)
 TEXT_LIMIT = 255
 
 
@@ -61,10 +64,10 @@ class GpuSamplePushView(generics.GenericAPIView):
     pagination_class = None
     filter_backends = []
 
-    @extend_schema(request=GpuSampleInSerializer(many=True),
+    @extend_schema(request=GpuSampleInSerializer(many=True, max_length=MAX_SAMPLES_PER_PUSH),
                    responses={201: IngestRunSerializer, 200: IngestRunSerializer, 400: OpenApiTypes.OBJECT})
     def post(self, request):
-        incoming = GpuSampleInSerializer(data=request.data, many=True)
+        incoming = GpuSampleInSerializer(data=request.data, many=True, max_length=MAX_SAMPLES_PER_PUSH)
         incoming.is_valid(raise_exception=True)
         rows = incoming.validated_data
         if not rows:
@@ -74,6 +77,10 @@ class GpuSamplePushView(generics.GenericAPIView):
                             status=status.HTTP_400_BAD_REQUEST)
         for row in rows:
             row["sampled_at"] = row["sampled_at"].astimezone(UTC)
+        times = [row["sampled_at"] for row in rows]
+        if max(times) - min(times) > MAX_PUSH_SPAN:
+            return Response({"detail": f"A push may span at most {MAX_PUSH_SPAN.days} days of samples; split it."},
+                            status=status.HTTP_400_BAD_REQUEST)
         batch = pa.RecordBatch.from_pylist([{name: row[name] for name in GPU_SAMPLE_COLUMN_NAMES} for row in rows],
                                            schema=GPU_SAMPLE_SCHEMA)
         run = gpu_samples_push(batch=batch, label=f"API push by {request.user.get_username()}")

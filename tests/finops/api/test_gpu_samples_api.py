@@ -72,3 +72,12 @@ def test_members_and_anonymous_clients_cannot_push(client):
 
 def test_an_empty_push_is_a_400(leader_client):
     assert leader_client.post("/api/v1/gpu-samples/", [], content_type="application/json").status_code == 400
+
+
+def test_a_push_spanning_more_than_a_month_is_refused(leader_client):
+    rows = _samples(count=1) + [dict(_samples(count=1)[0], sampled_at="2019-01-01T00:00:00Z")]
+
+    response = leader_client.post("/api/v1/gpu-samples/", rows, content_type="application/json")
+
+    assert response.status_code == 400 and "31 days" in response.json()["detail"]
+    assert not GpuSample.objects.exists()
