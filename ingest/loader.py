@@ -195,7 +195,9 @@ class LoadTimeRules:
         ]
 
     def _decide(self, combination: str) -> tuple[int | None, TcoOutcome | None]:
-        record: dict[str, object] = dict(zip(self.columns, combination.split(_SEPARATOR), strict=True))
+        # No rule at all reads no column: the one combination is empty, not one empty value.
+        values = combination.split(_SEPARATOR) if self.columns else []
+        record: dict[str, object] = dict(zip(self.columns, values, strict=True))
         if "tags" in record:
             record["tags"] = self._parsed_tags(record["tags"] or "{}")
         return self.allocation.workload_id(record), self.tco.outcome(record)

@@ -204,3 +204,17 @@ def test_a_period_first_seen_in_a_later_block_still_replaces_what_earlier_runs_l
     assert set(CostRecord.objects.values_list("ingest_run", flat=True)) == {run.pk}
     assert_same_money(sum(CostRecord.objects.values_list("effective_cost", flat=True)), Decimal(len(first)))
     assert DailySpend.objects.filter(day__month=9).exists()
+
+
+def test_a_bill_loads_when_there_is_no_rule_of_any_kind(db):
+    from finops.models import AllocationRule, CostRecord, TcoRule
+    from ingest.services.billing import billing_uri_ingest
+
+    TcoRule.objects.all().delete()
+    AllocationRule.objects.all().delete()
+
+    [run] = billing_uri_ingest(uri="tests/fixtures/focus/aws-focus-1.2.csv")
+
+    assert run.status == "succeeded", run.error
+    assert CostRecord.objects.exists()
+    assert not CostRecord.objects.exclude(tco_category="").exists()
