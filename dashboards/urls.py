@@ -12,6 +12,7 @@ urlpatterns = [
     path("unit-costs/data.csv", unit_costs.unit_costs_csv, name="unit-costs-csv"),
     path("gpu/", gpu.gpu, name="gpu"),
     path("gpu/data.csv", gpu.gpu_csv, name="gpu-csv"),
+    path("gpu/right-sizing.csv", gpu.gpu_right_sizing_csv, name="gpu-right-sizing-csv"),
     path("hidden-costs/", hidden_costs.hidden_costs, name="hidden-costs"),
     path("hidden-costs/data.csv", hidden_costs.hidden_costs_csv, name="hidden-costs-csv"),
     path("hidden-costs/waterfall.csv", hidden_costs.hidden_costs_waterfall_csv, name="hidden-costs-waterfall-csv"),

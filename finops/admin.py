@@ -20,7 +20,7 @@ from finops.models import (
     Workload,
 )
 from finops.models import Alert, AlertDelivery, AlertRule
-from finops.tasks import reclassify_cost_records
+from finops.tasks import reassign_gpu_samples_on_commit, reclassify_cost_records
 
 
 class MembershipInline(admin.TabularInline):
@@ -44,11 +44,25 @@ class AllocationRuleInline(admin.TabularInline):
 
 @admin.register(Workload)
 class WorkloadAdmin(admin.ModelAdmin):
+    """Deleting a workload deletes its GPU assignment rules (and its hourly GPU rollup rows):
+    the samples they matched are assigned again, so their GPU-hours come back, unassigned or
+    under the next rule."""
+
     list_display = ["name", "team", "hosting", "model_name", "inference_unit"]
     list_filter = ["team", "hosting"]
     search_fields = ["name", "slug", "model_name"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [AllocationRuleInline]
+
+    def delete_model(self, request, obj):
+        rules = list(obj.gpu_assignment_rules.all())
+        super().delete_model(request, obj)
+        reassign_gpu_samples_on_commit(rules=rules)
+
+    def delete_queryset(self, request, queryset):
+        rules = list(GpuAssignmentRule.objects.filter(workload__in=queryset))
+        super().delete_queryset(request, queryset)
+        reassign_gpu_samples_on_commit(rules=rules)
 
 
 @admin.register(AllocationRule)
@@ -129,10 +143,27 @@ class AlertAdmin(admin.ModelAdmin):
 
 @admin.register(GpuAssignmentRule)
 class GpuAssignmentRuleAdmin(admin.ModelAdmin):
+    """Every change assigns the samples the rule matched or matches again, after commit (also
+    for the `enabled` box ticked on the list, which saves through save_model)."""
+
     list_display = ["priority", "workload", "host_pattern", "namespace", "pod_pattern", "gpu_uuid", "mig_instance", "enabled"]
     list_filter = ["enabled", "workload__team"]
     list_editable = ["enabled"]
     ordering = ["priority", "id"]
+
+    def save_model(self, request, obj, form, change):
+        before = GpuAssignmentRule.objects.filter(pk=obj.pk).first() if change else None
+        super().save_model(request, obj, form, change)
+        reassign_gpu_samples_on_commit(rules=[before, obj])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        reassign_gpu_samples_on_commit(rules=[obj])
+
+    def delete_queryset(self, request, queryset):
+        rules = list(queryset)
+        super().delete_queryset(request, queryset)
+        reassign_gpu_samples_on_commit(rules=rules)
 
 
 @admin.register(InferenceVolume)

@@ -1,5 +1,5 @@
-"""Celery tasks for spike alerts and TCO reclassification. Thin: they take ids or ISO dates and
-call services."""
+"""Celery tasks for spike alerts, TCO reclassification and GPU sample reassignment. Thin: they
+take ids, ISO dates or rule criteria and call services."""
 
 from datetime import datetime, timedelta
 
@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from finops.services.alert_detection import spikes_detect
 from finops.services.alert_email import DeliveryError, alert_deliveries_stranded, alert_delivery_send
+from finops.services.gpu import gpu_rule_criteria
+from finops.services.gpu_reassign import gpu_samples_reassign
 from finops.services.tco import cost_records_reclassify
 
 # The daily run looks back this far: bills arrive a day or two late and get restated.
@@ -73,3 +75,23 @@ def reclassify_cost_records(earliest_charge: str | None = None, latest_charge: s
     latest = datetime.fromisoformat(latest_charge) if latest_charge else None
     classified = cost_records_reclassify(earliest=earliest, latest=latest)
     return f"{classified} cost records classified"
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def reassign_gpu_samples(criteria: list[dict[str, str]] | None = None) -> str:
+    """After a GPU assignment rule changes: assign again the samples its old and new criteria
+    match (all samples for None) and rebuild their hosts' hourly rollup. Idempotent, so
+    acks_late is safe."""
+    done = gpu_samples_reassign(criteria=criteria)
+    hosts = len(done.hosts)
+    return f"{done.assigned} GPU samples assigned on {hosts} host(s), {done.hourly_rows} hourly rows written"
+
+
+def reassign_gpu_samples_on_commit(*, rules) -> None:
+    """Queue the reassignment of what these rules match (a changed rule as it was and as it is
+    now; a deleted one) once the current transaction commits. The criteria are read now, so a
+    deleted rule's still count. Queued, not run here: one host pattern can cover a whole fleet's
+    samples. A broker that is down is logged, not raised: the rule is saved either way."""
+    criteria = [gpu_rule_criteria(rule) for rule in rules if rule is not None]
+    if criteria:
+        transaction.on_commit(lambda: reassign_gpu_samples.delay(criteria), robust=True)

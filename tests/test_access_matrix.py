@@ -44,6 +44,7 @@ from finops.models import (
 )
 from finops.selectors.alerts import alert_recipients
 from finops.services.alerts import unsubscribe_token
+from finops.services.gpu_rollups import gpu_fleet_rollups_refresh
 from tests.factories import (
     AllocationRuleFactory,
     BenchmarkFactory,
@@ -206,6 +207,7 @@ def world(people):
                           utilization_max=20.0, gpu_samples=4)
                 for h in range(12)
             )
+            gpu_fleet_rollups_refresh(first_hour=start, end=start + timedelta(hours=12))
     # The day before, A's workload cost more per request: the initiative that went live
     # yesterday has a measured saving, so the savings timeline has a row.
     the_day_before = yesterday - timedelta(days=1)
@@ -268,6 +270,7 @@ ROWS: dict[str, Row] = {
     "dashboards:unit-costs-csv": Row(team_list()),
     "dashboards:gpu": Row(team_list()),
     "dashboards:gpu-csv": Row(team_list()),
+    "dashboards:gpu-right-sizing-csv": Row(team_list()),
     # Hidden costs split the GPU spend into compute and idle waste: A's workload, not its amount.
     "dashboards:hidden-costs": Row(team_list()),
     "dashboards:hidden-costs-csv": Row(team_list()),
@@ -349,6 +352,8 @@ ROWS: dict[str, Row] = {
     "api:cost-record-detail": Row(team_object(allowed=sees_a(shows=(NAMES, AMOUNT)), **API), kwargs=pk("cost_record")),
     "api:ingest-run-list": Row(leaders_only(sees_a(), **API)),
     "api:ingest-run-detail": Row(leaders_only(sees_a(), **API), kwargs=pk("run")),
+    # No file sent: leaders and staff get the field error, before anything is stored.
+    "api:ingest-run-upload": Row(leaders_only(ok(400), **API), method="post"),
     "api:alert-rule-list": Row(team_list(**API)),
     "api:alert-rule-detail": Row(team_object(**API), kwargs=pk("rule")),
     "api:alert-rule-mute": Row(team_object(allowed=sees_a(), **API), kwargs=pk("rule"), method="post",

@@ -8,7 +8,7 @@ from dashboards.csv_export import csv_response
 from dashboards.views.common import filtered, page_context
 from finops.models import ChecklistStep
 from finops.selectors.access import visible_teams, workloads_for_user
-from finops.selectors.checklist import checklist_for_team, checklist_for_workload
+from finops.selectors.checklist import checklists
 
 
 def evidence_link(subject: tuple[str, object]) -> str:
@@ -24,23 +24,20 @@ def evidence_link(subject: tuple[str, object]) -> str:
 
 
 def _subjects(request, form):
-    """(team, [(workload, entries)], team entries) for every team the filters select."""
+    """(team, team entries, [(workload, entries)]) for every team the filters select."""
     data = form.cleaned_data
     teams = visible_teams(request.user).order_by("name")
-    workloads = workloads_for_user(request.user).order_by("name")
+    workloads = workloads_for_user(request.user).select_related("team").order_by("name")
     if data.get("workload"):
         teams, workloads = teams.filter(pk=data["workload"].team_id), workloads.filter(pk=data["workload"].pk)
     elif data.get("team"):
         teams, workloads = teams.filter(pk=data["team"].pk), workloads.filter(team=data["team"])
+    teams, workloads = list(teams), list(workloads)
+    entries = checklists(user=request.user, teams=teams, workloads=workloads, as_of=data["end"])
     by_team = {}
     for workload in workloads:
-        by_team.setdefault(workload.team_id, []).append(
-            (workload, _linked(checklist_for_workload(user=request.user, workload=workload, as_of=data["end"])))
-        )
-    return [
-        (team, _linked(checklist_for_team(user=request.user, team=team, as_of=data["end"])), by_team.get(team.pk, []))
-        for team in teams
-    ]
+        by_team.setdefault(workload.team_id, []).append((workload, _linked(entries[("workload", workload.pk)])))
+    return [(team, _linked(entries[("team", team.pk)]), by_team.get(team.pk, [])) for team in teams]
 
 
 def _linked(entries):

@@ -11,6 +11,7 @@ from finops.selectors.gpu import (
     right_sizing_suggestions,
     utilization_heatmap,
 )
+from finops.selectors.instance_suggestions import InstanceSuggestion, instance_suggestions
 
 
 @filtered("dashboards/gpu.html")
@@ -19,12 +20,14 @@ def gpu(request, form):
     hours = gpu_hours_by_workload(user=request.user, spend_filter=spend_filter)
     heatmap = utilization_heatmap(user=request.user, spend_filter=spend_filter)
     idle_waste = idle_waste_by_workload(user=request.user, spend_filter=spend_filter)
+    suggestions = right_sizing_suggestions(user=request.user, spend_filter=spend_filter, idle_waste=idle_waste)
     context = page_context(request, form) | {
         "has_samples": bool(hours),
         "hours_figure": figure_payload(gpu_hours_figure(hours)) if hours else None,
         "heatmap_figure": figure_payload(utilization_heatmap_figure(_as_array(heatmap))) if heatmap["devices"] else None,
         "idle_waste": idle_waste,
-        "suggestions": right_sizing_suggestions(user=request.user, spend_filter=spend_filter, idle_waste=idle_waste),
+        "suggestions": suggestions,
+        "right_sizing": instance_suggestions(user=request.user, spend_filter=spend_filter, suggestions=suggestions),
     }
     return render(request, "dashboards/gpu.html", context)
 
@@ -51,3 +54,30 @@ def gpu_csv(request, form):
         header=["workload", "gpu_model", "gpu_hours_bought", "gpu_hours_busy", "billing_currency", "gpu_cost", "idle_waste"],
         rows=rows,
     )
+
+
+RIGHT_SIZING_HEADER = [
+    "workload", "utilization_avg", "utilization_p95", "gpu_hours", "billing_currency", "gpu_cost", "estimated_saving",
+    "suggested_instance", "suggested_gpu_count", "suggested_gpu_model", "monthly_gpu_cost", "instance_monthly_cost",
+    "monthly_saving", "why",
+]
+
+
+@filtered("dashboards/gpu.html")
+def gpu_right_sizing_csv(request, form):
+    """The right-sizing table: each under-used workload and the instance to move to."""
+    return csv_response(
+        filename=f"gpu-right-sizing-{form.cleaned_data['start']}-{form.cleaned_data['end']}.csv",
+        header=RIGHT_SIZING_HEADER,
+        rows=[_right_sizing_row(row) for row in instance_suggestions(user=request.user, spend_filter=form.spend_filter())],
+    )
+
+
+def _right_sizing_row(row: InstanceSuggestion) -> list:
+    sizing, run = row.right_sizing, row.benchmark
+    return [
+        sizing.workload, round(sizing.utilization_avg, 4), round(sizing.utilization_p95, 4), round(sizing.gpu_hours, 4),
+        sizing.billing_currency, sizing.gpu_cost, sizing.estimated_saving,
+        run.instance_type if run else "", run.gpu_count if run else "", run.gpu_model if run else "",
+        row.monthly_gpu_cost, row.instance_monthly_cost, row.monthly_saving, row.reason,
+    ]

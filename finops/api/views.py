@@ -21,6 +21,7 @@ from finops.api.serializers import (
 from finops.models import AllocationRule, IngestRun
 from finops.selectors.access import cost_records_for_user, visible_teams, workloads_for_user
 from finops.selectors.spend import SpendFilter, spend_aggregate
+from finops.tasks import reassign_gpu_samples_on_commit
 
 
 class TeamViewSet(viewsets.ReadOnlyModelViewSet):
@@ -41,6 +42,12 @@ class WorkloadViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return workloads_for_user(self.request.user).order_by("team__name", "name")
+
+    def perform_destroy(self, instance):
+        # Its GPU assignment rules go with it: the samples they matched are assigned again.
+        rules = list(instance.gpu_assignment_rules.all())
+        instance.delete()
+        reassign_gpu_samples_on_commit(rules=rules)
 
 
 class AllocationRuleViewSet(viewsets.ModelViewSet):

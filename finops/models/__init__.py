@@ -2,7 +2,7 @@ from finops.models.alerts import Alert, AlertDelivery, AlertRule
 from finops.models.benchmarks import Benchmark, ManagedApiPrice
 from finops.models.checklist import ChecklistItem, ChecklistStep
 from finops.models.costs import CostRecord, DailySpend
-from finops.models.gpu import GpuAssignmentRule, GpuHourly, GpuSample
+from finops.models.gpu import GpuAssignmentRule, GpuDeviceDaily, GpuHourly, GpuSample, GpuWorkloadHourly
 from finops.models.ingestion import DataSource, IngestRun
 from finops.models.initiatives import Initiative
 from finops.models.tco import TcoCategory, TcoLineItem, TcoRule
@@ -22,7 +22,9 @@ __all__ = [
     "DailySpend",
     "DataSource",
     "GpuAssignmentRule",
+    "GpuDeviceDaily",
     "GpuHourly",
+    "GpuWorkloadHourly",
     "GpuSample",
     "InferenceVolume",
     "IngestRun",

@@ -92,3 +92,50 @@ class GpuAssignmentRule(models.Model):
 
     def __str__(self):
         return f"#{self.priority} → {self.workload}"
+
+
+class GpuWorkloadHourly(models.Model):
+    """GPU-hours per hour, workload and GPU model, summed from GpuHourly so that the pages read
+    a few rows per workload-hour rather than one per device-hour (a 500-GPU fleet writes 12k
+    device-hours a day). `gpu_hours` is the workload's measured share of the devices it ran on;
+    `busy_gpu_hours` is that share times each device's average utilization."""
+
+    hour = models.DateTimeField()
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, null=True, related_name="+")
+    team = models.ForeignKey("finops.Team", on_delete=models.CASCADE, null=True, related_name="+")
+    model_name = models.CharField(max_length=200, blank=True)
+    gpu_hours = models.FloatField()
+    busy_gpu_hours = models.FloatField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["hour"], name="gpu_workload_hour_idx"),
+            models.Index(fields=["workload", "hour"], name="gpu_workload_workload_idx"),
+            models.Index(fields=["team", "hour"], name="gpu_workload_team_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}h {self.workload_id} {self.gpu_hours:.2f} GPU-h"
+
+
+class GpuDeviceDaily(models.Model):
+    """Samples and busy samples per reporting day (REPORTING_TIME_ZONE) and device, so the
+    heatmap picks its least-utilized devices from one row per device-day."""
+
+    day = models.DateField()
+    host = models.CharField(max_length=255)
+    gpu_uuid = models.CharField(max_length=100)
+    mig_instance = models.CharField(max_length=50, blank=True)
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, null=True, related_name="+")
+    team = models.ForeignKey("finops.Team", on_delete=models.CASCADE, null=True, related_name="+")
+    samples = models.PositiveIntegerField()
+    busy_samples = models.FloatField(help_text="Sum of utilization (0-100) × samples over the day's hours.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day"], name="gpu_device_day_idx"),
+            models.Index(fields=["team", "day"], name="gpu_device_team_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.host} {self.gpu_uuid}"

@@ -78,39 +78,76 @@ class _Scope:
     workload_ids: frozenset[int]
     workload: Workload | None = None
 
-    def spend(self):
-        if self.workload:
-            return DailySpend.objects.filter(workload=self.workload)
-        return DailySpend.objects.filter(team=self.team)
+    def touches(self, initiative: Initiative, workload_ids: set[int]) -> bool:
+        return bool(workload_ids & self.workload_ids) or (self.workload is None and initiative.team_id == self.team.pk)
 
-    def initiatives(self):
-        touching = Q(workloads__in=self.workload_ids)
-        if self.workload is None:
-            touching |= Q(team=self.team)
-        return Initiative.objects.filter(touching).distinct().prefetch_related("workloads")
+
+class _Facts:
+    """Everything the five steps read about a set of teams, fetched once (a handful of
+    queries), so that a page listing every team and workload does not query per subject."""
+
+    def __init__(self, user, teams: list[Team], as_of: date):
+        team_ids = [team.pk for team in teams]
+        workloads = Workload.objects.filter(team__in=team_ids)
+        self.month = last_full_month(as_of)
+        self.spend = list(
+            DailySpend.objects.filter(team__in=team_ids, day__gte=self.month[0], day__lte=self.month[1])
+            .values("team_id", "workload_id", "billing_currency", "tco_category")
+            .annotate(cost=Sum("effective_cost"), premium=Sum("managed_premium"))
+            .order_by()
+        )
+        self.benchmarks = defaultdict(list)
+        for benchmark in Benchmark.objects.filter(workload__in=workloads).select_related("workload"):
+            self.benchmarks[benchmark.workload_id].append(benchmark)
+        self.initiatives = list(
+            Initiative.objects.filter(Q(team__in=team_ids) | Q(workloads__in=workloads)).distinct().prefetch_related("workloads")
+        )
+        self.workloads_of = {i.pk: {w.pk for w in i.workloads.all()} for i in self.initiatives}
+        self.comparisons = list(
+            ManagedApiPrice.compared_workloads.through.objects.filter(workload__in=workloads)
+            .select_related("managedapiprice", "workload")
+        )
+        pilots = [i for i in self.initiatives if _is_pilot(i, self.workloads_of[i.pk])]
+        self.results = initiative_results(user=user, initiatives=pilots, as_of=as_of - timedelta(days=1)) if pilots else {}
+
+    def initiatives_of(self, scope: _Scope) -> list[Initiative]:
+        return [i for i in self.initiatives if scope.touches(i, self.workloads_of[i.pk])]
+
+
+def checklists(*, user, teams, workloads, as_of: date | None = None) -> dict[tuple[str, int], list[ChecklistEntry]]:
+    """The checklist of each team and each workload given, keyed ("team", id) and
+    ("workload", id); a team's evidence from any of its workloads counts."""
+    as_of = as_of or timezone.localdate()
+    teams, workloads = list(teams), list(workloads)
+    facts = _Facts(user, teams + [w.team for w in workloads], as_of)
+    team_workloads = defaultdict(set)
+    for workload_id, team_id in Workload.objects.filter(team__in=teams).values_list("pk", "team_id"):
+        team_workloads[team_id].add(workload_id)
+    said = defaultdict(dict)
+    items = ChecklistItem.objects.filter(Q(team__in=teams, workload=None) | Q(workload__in=workloads)).select_related("owner")
+    for item in items:
+        said[("workload", item.workload_id) if item.workload_id else ("team", item.team_id)][item.step] = item
+    scopes = {("team", team.pk): _Scope(team, frozenset(team_workloads[team.pk])) for team in teams}
+    scopes |= {("workload", w.pk): _Scope(w.team, frozenset([w.pk]), w) for w in workloads}
+    return {key: _entries(facts, scope, said[key]) for key, scope in scopes.items()}
 
 
 def checklist_for_team(*, user, team: Team, as_of: date | None = None) -> list[ChecklistEntry]:
     """The team-level checklist; evidence from any of the team's workloads counts."""
-    scope = _Scope(team, frozenset(team.workloads.values_list("pk", flat=True)))
-    items = ChecklistItem.objects.filter(team=team, workload=None).select_related("owner")
-    return _entries(user, scope, items, as_of or timezone.localdate())
+    return checklists(user=user, teams=[team], workloads=[], as_of=as_of)[("team", team.pk)]
 
 
 def checklist_for_workload(*, user, workload: Workload, as_of: date | None = None) -> list[ChecklistEntry]:
-    scope = _Scope(workload.team, frozenset([workload.pk]), workload)
-    items = ChecklistItem.objects.filter(team=workload.team, workload=workload).select_related("owner")
-    return _entries(user, scope, items, as_of or timezone.localdate())
+    return checklists(user=user, teams=[], workloads=[workload], as_of=as_of)[("workload", workload.pk)]
 
 
-def _entries(user, scope: _Scope, items, as_of: date) -> list[ChecklistEntry]:
-    said = {item.step: item for item in items}
+def _entries(facts: _Facts, scope: _Scope, said: dict[str, ChecklistItem]) -> list[ChecklistEntry]:
     evidence = {
-        ChecklistStep.AUDIT_TCO: _tco_audited(scope, as_of),
-        ChecklistStep.BENCHMARK_MODELS: _benchmarked(scope),
-        ChecklistStep.LOW_HANGING_FRUIT: _low_hanging_fruit_picked(scope),
-        ChecklistStep.ASSESS_PLATFORMS: _platforms_assessed(scope),
-        ChecklistStep.START_SMALL_AND_SCALE: _piloted_then_scaled(user, scope, as_of),
+        ChecklistStep.AUDIT_TCO: _tco_audited(facts, scope),
+        ChecklistStep.BENCHMARK_MODELS: _benchmarked(facts, scope),
+        ChecklistStep.LOW_HANGING_FRUIT: _low_hanging_fruit_picked(facts, scope),
+        ChecklistStep.ASSESS_PLATFORMS: _platforms_assessed(facts, scope),
+        ChecklistStep.START_SMALL_AND_SCALE: _piloted_then_scaled(facts, scope),
     }
     return [ChecklistEntry(step.value, said.get(step.value), evidence[step]) for step in ChecklistStep]
 
@@ -120,17 +157,11 @@ def last_full_month(as_of: date) -> tuple[date, date]:
     return end.replace(day=1), end
 
 
-def _tco_audited(scope: _Scope, as_of: date) -> Evidence | None:
-    start, end = last_full_month(as_of)
+def _tco_audited(facts: _Facts, scope: _Scope) -> Evidence | None:
     totals = defaultdict(lambda: {"all": Decimal(0), "hidden": Decimal(0), "unclassified": Decimal(0)})
-    rows = (
-        scope.spend()
-        .filter(day__gte=start, day__lte=end)
-        .values("billing_currency", "tco_category")
-        .annotate(cost=Sum("effective_cost"), premium=Sum("managed_premium"))
-        .order_by()
-    )
-    for row in rows:
+    for row in facts.spend:
+        if (row["workload_id"] != scope.workload.pk) if scope.workload else (row["team_id"] != scope.team.pk):
+            continue
         total = totals[row["billing_currency"]]
         total["all"] += row["cost"]
         if row["tco_category"] == UNCLASSIFIED:
@@ -143,6 +174,7 @@ def _tco_audited(scope: _Scope, as_of: date) -> Evidence | None:
         return None
     currency, total = max(totals.items(), key=lambda item: abs(item[1]["all"]))
     share = total["hidden"] / total["all"] * 100 if total["all"] else Decimal(0)
+    start = facts.month[0]
     return Evidence(
         f"All {total['all']:,.2f} {currency} of {start:%B %Y} is classified into TCO categories; "
         f"{share:.0f} % of it is hidden cost.",
@@ -150,62 +182,54 @@ def _tco_audited(scope: _Scope, as_of: date) -> Evidence | None:
     )
 
 
-def _benchmarked(scope: _Scope) -> Evidence | None:
-    benchmarks = Benchmark.objects.filter(workload__in=scope.workload_ids)
-    latest = benchmarks.order_by("-measured_on", "-pk").first()
-    if latest is None:
+def _benchmarked(facts: _Facts, scope: _Scope) -> Evidence | None:
+    benchmarks = [b for workload_id in scope.workload_ids for b in facts.benchmarks[workload_id]]
+    if not benchmarks:
         return None
-    count = benchmarks.count()
-    runs = "1 benchmark" if count == 1 else f"{count} benchmarks"
+    latest = max(benchmarks, key=lambda b: (b.measured_on, b.pk))
+    runs = "1 benchmark" if len(benchmarks) == 1 else f"{len(benchmarks)} benchmarks"
     return Evidence(
         f"{runs}; the latest: {latest.workload} on {latest.instance_type}, {latest.measured_on:%Y-%m-%d}.",
         ("benchmark", latest.pk),
     )
 
 
-def _low_hanging_fruit_picked(scope: _Scope) -> Evidence | None:
-    done = (
-        scope.initiatives()
-        .filter(technique__in=LOW_HANGING_TECHNIQUES, status=Initiative.Status.DONE)
-        .order_by("effective_on", "pk")
-        .first()
-    )
-    if done is None:
+def _low_hanging_fruit_picked(facts: _Facts, scope: _Scope) -> Evidence | None:
+    done = [
+        i for i in facts.initiatives_of(scope)
+        if i.technique in LOW_HANGING_TECHNIQUES and i.status == Initiative.Status.DONE
+    ]
+    if not done:
         return None
+    first = min(done, key=lambda i: (i.effective_on, i.pk))
     return Evidence(
-        f"{done.get_technique_display()} “{done.title}” went live on {done.effective_on:%Y-%m-%d}.",
-        ("initiative", done.pk),
+        f"{first.get_technique_display()} “{first.title}” went live on {first.effective_on:%Y-%m-%d}.",
+        ("initiative", first.pk),
     )
 
 
-def _platforms_assessed(scope: _Scope) -> Evidence | None:
-    price = (
-        ManagedApiPrice.objects.filter(compared_workloads__in=scope.workload_ids)
-        .distinct()
-        .order_by("provider_name", "model_name")
-        .first()
-    )
-    if price is None:
+def _platforms_assessed(facts: _Facts, scope: _Scope) -> Evidence | None:
+    compared = [c for c in facts.comparisons if c.workload_id in scope.workload_ids]
+    if not compared:
         return None
-    workload = price.compared_workloads.filter(pk__in=scope.workload_ids).order_by("name").first()
+    price = min((c.managedapiprice for c in compared), key=lambda p: (p.provider_name, p.model_name, p.pk))
+    workload = min((c.workload for c in compared if c.managedapiprice_id == price.pk), key=lambda w: (w.name, w.pk))
     return Evidence(
         f"{workload} is compared with {price.provider_name} {price.model_name} (build vs buy).",
         ("workload", workload.pk),
     )
 
 
-def _piloted_then_scaled(user, scope: _Scope, as_of: date) -> Evidence | None:
-    initiatives = list(scope.initiatives())
-    workloads_of = {i.pk: {w.pk for w in i.workloads.all()} for i in initiatives}
-    pilots = [
-        i for i in initiatives
-        if i.status == Initiative.Status.DONE and i.effective_on and len(workloads_of[i.pk]) == 1
-    ]
-    if not pilots:
-        return None
-    results = initiative_results(user=user, initiatives=pilots, as_of=as_of - timedelta(days=1))
-    for pilot in sorted(pilots, key=lambda i: i.effective_on):
-        saving = results[pilot.pk].realized_saving
+def _is_pilot(initiative: Initiative, workload_ids: set[int]) -> bool:
+    return initiative.status == Initiative.Status.DONE and bool(initiative.effective_on) and len(workload_ids) == 1
+
+
+def _piloted_then_scaled(facts: _Facts, scope: _Scope) -> Evidence | None:
+    initiatives = facts.initiatives_of(scope)
+    workloads_of = facts.workloads_of
+    pilots = [i for i in initiatives if _is_pilot(i, workloads_of[i.pk])]
+    for pilot in sorted(pilots, key=lambda i: (i.effective_on, i.pk)):
+        saving = facts.results[pilot.pk].realized_saving
         if saving is None or saving <= 0:
             continue
         for wider in initiatives:

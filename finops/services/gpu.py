@@ -7,6 +7,11 @@ from django.db.models.functions import TruncHour
 
 from finops.models import GpuAssignmentRule, GpuHourly, GpuSample
 from finops.services.allocation import glob_to_regex
+from finops.services.gpu_rollups import gpu_fleet_rollups_refresh
+
+
+# What a GpuAssignmentRule matches on.
+RULE_CRITERIA = ("host_pattern", "namespace", "pod_pattern", "gpu_uuid", "mig_instance")
 
 
 def gpu_samples_assign(*, samples: QuerySet[GpuSample]) -> int:
@@ -15,23 +20,34 @@ def gpu_samples_assign(*, samples: QuerySet[GpuSample]) -> int:
     samples.exclude(workload=None).update(workload=None)
     assigned = 0
     for rule in GpuAssignmentRule.objects.filter(enabled=True).order_by("priority", "id"):
-        assigned += samples.filter(workload=None).filter(_criteria(rule)).update(workload_id=rule.workload_id)
+        assigned += samples.filter(workload=None).filter(gpu_samples_matching(gpu_rule_criteria(rule))).update(
+            workload_id=rule.workload_id
+        )
     return assigned
 
 
-def _criteria(rule: GpuAssignmentRule) -> Q:
-    criteria = Q()
-    if rule.host_pattern:
-        criteria &= Q(host__regex=glob_to_regex(rule.host_pattern))
-    if rule.namespace:
-        criteria &= Q(namespace=rule.namespace)
-    if rule.pod_pattern:
-        criteria &= Q(pod__regex=glob_to_regex(rule.pod_pattern))
-    if rule.gpu_uuid:
-        criteria &= Q(gpu_uuid=rule.gpu_uuid)
-    if rule.mig_instance:
-        criteria &= Q(mig_instance=rule.mig_instance)
-    return criteria
+def gpu_rule_criteria(rule: GpuAssignmentRule) -> dict[str, str]:
+    """What the rule matches on, JSON-ready (read it before a change to keep the old)."""
+    return {name: getattr(rule, name) for name in RULE_CRITERIA}
+
+
+def gpu_samples_matching(criteria: dict[str, str]) -> Q:
+    """The samples a rule with these criteria matches; nothing when no criterion is given."""
+    given = {name: criteria.get(name, "") for name in RULE_CRITERIA}
+    if not any(given.values()):
+        return Q(pk__in=[])
+    match = Q()
+    if given["host_pattern"]:
+        match &= Q(host__regex=glob_to_regex(given["host_pattern"]))
+    if given["namespace"]:
+        match &= Q(namespace=given["namespace"])
+    if given["pod_pattern"]:
+        match &= Q(pod__regex=glob_to_regex(given["pod_pattern"]))
+    if given["gpu_uuid"]:
+        match &= Q(gpu_uuid=given["gpu_uuid"])
+    if given["mig_instance"]:
+        match &= Q(mig_instance=given["mig_instance"])
+    return match
 
 
 # One pass holds the groups of 50 hosts over one day in memory (50 × 8 GPUs × 24 h ≈ 10k),
@@ -40,9 +56,10 @@ HOSTS_PER_PASS = 50
 HOURS_PER_PASS = 24
 
 
-def gpu_hourly_refresh(*, hosts: list[str], earliest: datetime, latest: datetime) -> int:
+def gpu_hourly_refresh(*, hosts: list[str], earliest: datetime, latest: datetime, fleet_rollups: bool = True) -> int:
     """Rebuild the hourly (UTC) rollup of these hosts over the hours between two sample
-    times; returns the number of rollup rows written."""
+    times, then (unless the caller will, once for several calls) the fleet rollups of the
+    days they touch; returns the number of hourly rows written."""
     first_hour = earliest.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     end = latest.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     hosts = sorted(set(hosts))
@@ -53,6 +70,8 @@ def gpu_hourly_refresh(*, hosts: list[str], earliest: datetime, latest: datetime
             window_end = min(window_start + timedelta(hours=HOURS_PER_PASS), end)
             written += _refresh_hosts(hosts[i : i + HOSTS_PER_PASS], first_hour=window_start, end=window_end)
             window_start = window_end
+    if fleet_rollups and first_hour < end:
+        gpu_fleet_rollups_refresh(first_hour=first_hour, end=end)
     return written
 
 

@@ -4,7 +4,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Context, Decimal
 
 from django.db import transaction
-from django.db.models import Case, Count, DecimalField, F, Sum, Value, When
+from django.db.models import Case, Count, DecimalField, F, Max, Min, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate, Upper
 from django.db.models.lookups import In
 from django.utils import timezone
@@ -151,6 +151,17 @@ def daily_spend_refresh(*, earliest: datetime, latest: datetime, presummed: Pres
             batch_size=2000,
         )
     return len(rollups)
+
+
+def daily_spend_rebuild() -> int:
+    """Rebuild every DailySpend row from the cost records in one transaction, e.g. after
+    REPORTING_TIME_ZONE changed (which moves every charge's reporting day)."""
+    span = CostRecord.objects.aggregate(first=Min("charge_period_start"), last=Max("charge_period_start"))
+    with transaction.atomic():
+        DailySpend.objects.all().delete()
+        if span["first"] is None:
+            return 0
+        return daily_spend_refresh(earliest=span["first"], latest=span["last"])
 
 
 def _merged(

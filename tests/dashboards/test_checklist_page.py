@@ -2,9 +2,11 @@ import csv
 import io
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from finops.models import ChecklistStep
-from tests.factories import BenchmarkFactory, ChecklistItemFactory, MembershipFactory, TeamFactory, WorkloadFactory
+from tests.factories import BenchmarkFactory, ChecklistItemFactory, MembershipFactory, TeamFactory, UserFactory, WorkloadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +59,21 @@ def test_filtering_to_a_workload_of_another_team_is_refused(client, benchmarked)
     client.force_login(MembershipFactory(team=TeamFactory()).user)
 
     assert client.get(f"/checklist/?workload={benchmarked.pk}").status_code == 400
+
+
+def test_the_page_queries_the_same_whatever_the_number_of_teams_and_workloads(client):
+    client.force_login(UserFactory(is_staff=True))
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/checklist/").status_code == 200
+        return len(captured)
+
+    for _ in range(2):
+        BenchmarkFactory(workload=WorkloadFactory(team=TeamFactory()))
+    few = queries()
+    for _ in range(6):
+        team = TeamFactory()
+        for _ in range(3):
+            BenchmarkFactory(workload=WorkloadFactory(team=team))
+    assert queries() == few

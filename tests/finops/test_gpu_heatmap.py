@@ -3,8 +3,10 @@ tests/conftest.py: GPU-A at 90 %, GPU-B at 10 %, GPU-C's MIG slices at 50 % and 
 every 15 minutes for 24 h."""
 
 from datetime import date, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from finops.selectors.gpu import gpu_hours_by_workload, idle_waste_by_workload, right_sizing_suggestions, utilization_heatmap
 from finops.selectors.spend import SpendFilter
@@ -46,6 +48,7 @@ def test_the_period_follows_the_reporting_time_zone(gpus, settings):
     # 2026-10-01 00:00-23:00 UTC is 02:00 on 1 October to 01:00 on 2 October in Paris: the
     # Paris day of 1 October holds 22 of those hours, 2 October the last two.
     settings.TIME_ZONE = "Europe/Paris"
+    call_command("rebuild_rollups", stdout=StringIO())
 
     first = utilization_heatmap(user=gpus["leader"], spend_filter=DAY_FILTER)
     second = utilization_heatmap(user=gpus["leader"], spend_filter=SpendFilter(start=DAY + timedelta(days=1),
