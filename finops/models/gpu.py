@@ -119,8 +119,9 @@ class GpuWorkloadHourly(models.Model):
 
 
 class GpuDeviceDaily(models.Model):
-    """Samples and busy samples per reporting day (REPORTING_TIME_ZONE) and device, so the
-    heatmap picks its least-utilized devices from one row per device-day."""
+    """Samples and busy samples per reporting day (REPORTING_TIME_ZONE) and device, in all and
+    hour by hour, so the heatmap picks its least-utilized devices and draws their hours from
+    one row per device-day (a month of 60 devices: 1,800 rows, not 43,000 device-hours)."""
 
     day = models.DateField()
     host = models.CharField(max_length=255)
@@ -130,6 +131,10 @@ class GpuDeviceDaily(models.Model):
     team = models.ForeignKey("finops.Team", on_delete=models.CASCADE, null=True, related_name="+")
     samples = models.PositiveIntegerField()
     busy_samples = models.FloatField(help_text="Sum of utilization (0-100) × samples over the day's hours.")
+    # Element i is the hour starting i hours after the day's midnight (23 or 25 hours on the
+    # days clocks change).
+    hourly_samples = models.JSONField(default=list)
+    hourly_busy_samples = models.JSONField(default=list)
 
     class Meta:
         indexes = [

@@ -13,15 +13,15 @@ Definitions (README.md "GPU efficiency" says the same):
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from finops.models import GpuDeviceDaily, GpuHourly, GpuWorkloadHourly
+from finops.models import GpuDeviceDaily, GpuWorkloadHourly
 from finops.selectors.access import user_sees_all_teams, visible_teams
 from finops.selectors.spend import SpendFilter, daily_spend_for_user
 
@@ -78,9 +78,8 @@ def gpu_hours_by_workload(*, user, spend_filter: SpendFilter) -> list[dict]:
 def utilization_heatmap(*, user, spend_filter: SpendFilter, limit: int = 60) -> dict:
     """Average utilization per device (host / GPU / MIG slice) and hour, for at most `limit`
     devices: the least utilized over the period first (busy share of its samples), as they are
-    the ones to act on."""
-    # The devices are chosen from one row per device-day; only the hours of the `limit`
-    # devices shown are read from the device-hours (360k a month for a 500-GPU fleet).
+    the ones to act on. Hours without samples are left out."""
+    # Both the choice and the hours come from one row per device-day, which carries its hours.
     device_days = _subject(
         _visible(GpuDeviceDaily.objects.all(), user).filter(day__gte=spend_filter.start, day__lte=spend_filter.end),
         spend_filter,
@@ -90,23 +89,31 @@ def utilization_heatmap(*, user, spend_filter: SpendFilter, limit: int = 60) -> 
         .annotate(utilization=Sum("busy_samples") / Sum("samples"))
         .order_by("utilization", "host", "gpu_uuid", "mig_instance")[:limit]
     )
-    devices = [_device_label(device) for device in chosen]
-    keys = {(device["host"], device["gpu_uuid"], device["mig_instance"]) for device in chosen}
-    per_hour = [
-        row
-        for row in _period_hours(user, spend_filter, GpuHourly.objects.all())
-        .filter(host__in={d["host"] for d in chosen}, gpu_uuid__in={d["gpu_uuid"] for d in chosen})
-        .values("hour", "host", "gpu_uuid", "mig_instance")
-        .annotate(utilization=Sum(F("utilization_avg") * F("samples")) / Sum("samples"))
-        .order_by("hour")
-        if (row["host"], row["gpu_uuid"], row["mig_instance"]) in keys
-    ]
-    hours = sorted({row["hour"] for row in per_hour})
-    index = {hour: i for i, hour in enumerate(hours)}
-    grid = {device: [None] * len(hours) for device in devices}
-    for row in per_hour:
-        grid[_device_label(row)][index[row["hour"]]] = row["utilization"]
-    return {"hours": hours, "devices": devices, "values": [grid[device] for device in devices]}
+    keys = [(device["host"], device["gpu_uuid"], device["mig_instance"]) for device in chosen]
+    wanted = set(keys)
+    zone = timezone.get_current_timezone()
+    per_hour: dict[tuple, dict[datetime, list[float]]] = {key: defaultdict(lambda: [0, 0.0]) for key in keys}
+    for day, *key, counts, busy in device_days.filter(
+        host__in={key[0] for key in keys}, gpu_uuid__in={key[1] for key in keys}
+    ).values_list("day", "host", "gpu_uuid", "mig_instance", "hourly_samples", "hourly_busy_samples"):
+        if tuple(key) not in wanted:
+            continue
+        midnight = datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+        hours = per_hour[tuple(key)]
+        for i, (samples, busy_samples) in enumerate(zip(counts, busy, strict=True)):
+            if samples:
+                total = hours[midnight + timedelta(hours=i)]
+                total[0] += samples
+                total[1] += busy_samples
+    hours = sorted({hour for device_hours in per_hour.values() for hour in device_hours})
+    return {
+        "hours": hours,
+        "devices": [_device_label(device) for device in chosen],
+        "values": [
+            [(per_hour[key][hour][1] / per_hour[key][hour][0]) if hour in per_hour[key] else None for hour in hours]
+            for key in keys
+        ],
+    }
 
 
 def _device_label(row: dict) -> str:

@@ -6,7 +6,7 @@ daily utilization, right-sizing percentiles) or per device over a period (which 
 heatmap shows); these two rollups answer each with a few thousand rows instead.
 """
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.db import transaction
 from django.db.models import F, FloatField, Max, Min, Sum
@@ -27,7 +27,7 @@ def gpu_fleet_rollups_refresh(*, first_hour: datetime, end: datetime) -> None:
         hours = GpuHourly.objects.filter(hour__gte=day_start, hour__lt=day_end)
         with transaction.atomic():
             _workload_hours_rebuild(hours, day_start=day_start, day_end=day_end)
-            _device_day_rebuild(hours, day=day)
+            _device_day_rebuild(hours, day=day, day_start=day_start, day_end=day_end)
         day += timedelta(days=1)
 
 
@@ -65,21 +65,27 @@ def _workload_hours_rebuild(hours, *, day_start: datetime, day_end: datetime) ->
     )
 
 
-def _device_day_rebuild(hours, *, day) -> None:
+def _device_day_rebuild(hours, *, day, day_start: datetime, day_end: datetime) -> None:
     GpuDeviceDaily.objects.filter(day=day).delete()
-    groups = (
-        hours.values("host", "gpu_uuid", "mig_instance", "workload_id", "team_id")
-        .annotate(count=Sum("samples"), busy=Sum(F("utilization_avg") * F("samples")))
-        .order_by()
-    )
+    # 23 or 25 when clocks change; in UTC, as subtracting times of one zone ignores its offsets.
+    hour_count = round((day_end.astimezone(UTC) - day_start.astimezone(UTC)).total_seconds() / 3600)
+    devices: dict[tuple, tuple[list[int], list[float]]] = {}
+    for row in hours.values_list(
+        "hour", "host", "gpu_uuid", "mig_instance", "workload_id", "team_id", "samples", "utilization_avg"
+    ).iterator(chunk_size=5000):
+        hour, *key, samples, utilization = row
+        counts, busy = devices.setdefault(tuple(key), ([0] * hour_count, [0.0] * hour_count))
+        i = round((hour - day_start).total_seconds() / 3600)
+        counts[i] += samples
+        busy[i] += samples * utilization
     GpuDeviceDaily.objects.bulk_create(
         (
             GpuDeviceDaily(
-                day=day, host=group["host"], gpu_uuid=group["gpu_uuid"], mig_instance=group["mig_instance"],
-                workload_id=group["workload_id"], team_id=group["team_id"], samples=group["count"],
-                busy_samples=group["busy"],
+                day=day, host=host, gpu_uuid=gpu_uuid, mig_instance=mig_instance, workload_id=workload_id,
+                team_id=team_id, samples=sum(counts), busy_samples=sum(busy), hourly_samples=counts,
+                hourly_busy_samples=busy,
             )
-            for group in groups
+            for (host, gpu_uuid, mig_instance, workload_id, team_id), (counts, busy) in devices.items()
         ),
-        batch_size=5000,
+        batch_size=2000,
     )

@@ -108,3 +108,27 @@ def test_the_migration_fills_the_rollups_from_stored_device_hours():
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_a_day_when_clocks_go_back_has_25_hours_in_the_heatmap(settings, gpus):
+    from finops.models import IngestRun
+    from finops.selectors.gpu import utilization_heatmap
+    from finops.selectors.spend import SpendFilter
+
+    settings.TIME_ZONE = "Europe/Paris"  # 2026-10-25 03:00 CEST became 02:00 CET
+    run = IngestRun.objects.create(kind=IngestRun.Kind.GPU, source="dst")
+    midnight = datetime(2026, 10, 24, 22, tzinfo=UTC)  # 25 October 00:00 in Paris
+    GpuSample.objects.bulk_create(
+        GpuSample(ingest_run=run, sampled_at=midnight + timedelta(hours=h), host="host-dst", gpu_uuid="GPU-DST",
+                  utilization=float(h))
+        for h in range(25)
+    )
+
+    gpu_hourly_refresh(hosts=["host-dst"], earliest=midnight, latest=midnight + timedelta(hours=24))
+
+    [row] = GpuDeviceDaily.objects.filter(host="host-dst")
+    assert (str(row.day), len(row.hourly_samples), row.samples) == ("2026-10-25", 25, 25)
+    day = SpendFilter(start=row.day, end=row.day)
+    heatmap = utilization_heatmap(user=gpus["leader"], spend_filter=day)
+    assert heatmap["hours"] == [midnight + timedelta(hours=h) for h in range(25)]
+    assert heatmap["values"][heatmap["devices"].index("host-dst · GPU-DST")] == pytest.approx([float(h) for h in range(25)])
