@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Sum
 from django.db.models.functions import TruncDate
@@ -89,30 +90,34 @@ def utilization_heatmap(*, user, spend_filter: SpendFilter, limit: int = 60) -> 
         .annotate(utilization=Sum("busy_samples") / Sum("samples"))
         .order_by("utilization", "host", "gpu_uuid", "mig_instance")[:limit]
     )
-    keys = [(device["host"], device["gpu_uuid"], device["mig_instance"]) for device in chosen]
-    wanted = set(keys)
+    keys = {(device["host"], device["gpu_uuid"], device["mig_instance"]): i for i, device in enumerate(chosen)}
     zone = timezone.get_current_timezone()
-    per_hour: dict[tuple, dict[datetime, list[float]]] = {key: defaultdict(lambda: [0, 0.0]) for key in keys}
-    for day, *key, counts, busy in device_days.filter(
+    first_hour = datetime.combine(spend_filter.start, time.min, tzinfo=zone).astimezone(UTC)
+    end_hour = datetime.combine(spend_filter.end + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
+    period_hours = round((end_hour - first_hour).total_seconds() / 3600)
+    samples = np.zeros((len(keys), period_hours))
+    busy = np.zeros((len(keys), period_hours))
+    for day, *key, day_samples, day_busy in device_days.filter(
         host__in={key[0] for key in keys}, gpu_uuid__in={key[1] for key in keys}
     ).values_list("day", "host", "gpu_uuid", "mig_instance", "hourly_samples", "hourly_busy_samples"):
-        if tuple(key) not in wanted:
+        device = keys.get(tuple(key))
+        if device is None:
             continue
         midnight = datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
-        hours = per_hour[tuple(key)]
-        for i, (samples, busy_samples) in enumerate(zip(counts, busy, strict=True)):
-            if samples:
-                total = hours[midnight + timedelta(hours=i)]
-                total[0] += samples
-                total[1] += busy_samples
-    hours = sorted({hour for device_hours in per_hour.values() for hour in device_hours})
+        offset = round((midnight - first_hour).total_seconds() / 3600)
+        # Clipped to the period: rows built under another REPORTING_TIME_ZONE (until
+        # rebuild_rollups runs) may not line up with its hours.
+        width = min(len(day_samples), period_hours - offset)
+        if offset >= 0 and width > 0:
+            samples[device, offset : offset + width] += day_samples[:width]
+            busy[device, offset : offset + width] += day_busy[:width]
+    sampled = samples.any(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.where(samples > 0, busy / samples, np.nan)[:, sampled]
     return {
-        "hours": hours,
+        "hours": [first_hour + timedelta(hours=int(i)) for i in np.flatnonzero(sampled)],
         "devices": [_device_label(device) for device in chosen],
-        "values": [
-            [(per_hour[key][hour][1] / per_hour[key][hour][0]) if hour in per_hour[key] else None for hour in hours]
-            for key in keys
-        ],
+        "values": [[None if math.isnan(value) else value for value in row] for row in values.tolist()],
     }
 
 
@@ -195,14 +200,16 @@ def right_sizing_suggestions(
     target = settings.GPU_TARGET_UTILIZATION
     hourly: dict[int, list[tuple[float, float]]] = defaultdict(list)
     names = {}
-    for row in (
+    # Tuples, not dicts: a month of a dozen workloads is thousands of workload-hours.
+    for workload_id, name, _hour, bought, busy in (
         _workload_hours(user, spend_filter).exclude(workload=None)
         .values("workload_id", "workload__name", "hour")
         .annotate(**_bought_and_busy())
+        .values_list("workload_id", "workload__name", "hour", "bought", "busy")
     ):
-        if row["bought"]:
-            hourly[row["workload_id"]].append((row["busy"] / row["bought"], row["bought"]))
-            names[row["workload_id"]] = row["workload__name"]
+        if bought:
+            hourly[workload_id].append((busy / bought, bought))
+            names[workload_id] = name
     if idle_waste is None:
         idle_waste = idle_waste_by_workload(user=user, spend_filter=spend_filter)
     costs = {w["workload_id"]: w for w in idle_waste}
