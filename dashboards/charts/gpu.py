@@ -23,7 +23,6 @@ def gpu_hours_figure(rows: list[dict]) -> go.Figure:
         xaxis={"title": {"text": "GPU-hours"}, "tickformat": ",.0f"},
         yaxis={"automargin": True, "autorange": "reversed"},
         legend={"orientation": "h", "y": -0.2},
-        template="plotly_white",
     )
     return figure
 
@@ -47,6 +46,5 @@ def utilization_heatmap_figure(heatmap: dict) -> go.Figure:
         margin={"l": 20, "r": 20, "t": 30, "b": 40},
         xaxis={"title": {"text": "Hour (UTC)"}, "type": "date"},
         yaxis={"automargin": True, "autorange": "reversed"},  # least used on top
-        template="plotly_white",
     )
     return figure

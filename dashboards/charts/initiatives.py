@@ -23,7 +23,6 @@ def cumulative_savings_figure(rows: list[dict], *, currency: str) -> go.Figure:
         yaxis={"title": {"text": f"Cumulative saving ({currency})"}, "tickformat": ",.0f"},
         xaxis={"title": {"text": "Day"}, "type": "date", "tickformat": "%-d %b"},
         legend={"orientation": "h", "y": -0.2},
-        template="plotly_white",
     )
     return figure
 
@@ -50,7 +49,6 @@ def roi_figure(rows: list[dict], *, currency: str) -> go.Figure:
         xaxis={"title": {"text": currency}, "tickformat": ",.0f"},
         yaxis={"automargin": True, "autorange": "reversed"},
         legend={"orientation": "h", "y": -0.2},
-        template="plotly_white",
     )
     return figure
 
@@ -71,6 +69,5 @@ def pipeline_figure(rows: list[dict], *, currency: str) -> go.Figure:
         margin={"l": 70, "r": 20, "t": 30, "b": 40},
         yaxis={"title": {"text": f"Expected monthly saving ({currency})"}, "tickformat": ",.0f"},
         xaxis={"title": {"text": "Status"}},
-        template="plotly_white",
     )
     return figure

@@ -48,7 +48,6 @@ def stacked_spend_figure(
             "range": [_noon_before(start).isoformat(), _noon_before(axis_end).isoformat()],
             "tickformat": TICK_FORMAT[granularity],
         },
-        template="plotly_white",
     )
     return figure
 

@@ -37,7 +37,7 @@ def tco_treemap_figure(rows: list[dict], *, currency: str) -> go.Figure:
             texttemplate="%{label}<br>%{value:,.0f}",
         )
     )
-    figure.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=480, template="plotly_white")
+    figure.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=480)
     return figure
 
 
@@ -57,6 +57,5 @@ def tco_waterfall_figure(bars: list[dict], *, currency: str) -> go.Figure:
         margin={"l": 70, "r": 20, "t": 30, "b": 80},
         yaxis={"title": {"text": currency}, "tickformat": ",.0f"},
         xaxis={"tickangle": -30},
-        template="plotly_white",
     )
     return figure

@@ -26,6 +26,5 @@ def unit_cost_figure(rows: list[dict], *, metric: str, currency: str, title: str
         yaxis={"title": {"text": f"{title} ({currency})"}, "rangemode": "tozero"},
         xaxis={"title": {"text": "Day"}, "type": "date", "tickformat": "%-d %b"},
         legend={"orientation": "h", "y": -0.2},
-        template="plotly_white",
     )
     return figure
