@@ -38,3 +38,33 @@ def test_a_user_without_team_sees_nothing():
 def test_anonymous_sees_nothing():
     TeamFactory()
     assert not visible_teams(AnonymousUser()).exists()
+
+
+def leadership_queries(captured) -> int:
+    return sum(1 for query in captured if "finops_teammembership" in query["sql"] and "leader" in query["sql"])
+
+
+def test_a_page_asks_once_whether_its_user_leads_and_the_next_request_asks_again(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    membership = MembershipFactory(team=TeamFactory())
+    client.force_login(membership.user)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(f"/teams/{membership.team.pk}/").status_code == 200
+    assert leadership_queries(captured) == 1
+
+    other = TeamFactory()
+    assert client.get(f"/teams/{other.pk}/").status_code == 404
+    membership.role = TeamMembership.Role.LEADER
+    membership.save()
+    assert client.get(f"/teams/{other.pk}/").status_code == 200
+
+
+def test_outside_a_request_leadership_is_read_every_time():
+    membership = MembershipFactory(team=TeamFactory())
+    assert not user_sees_all_teams(membership.user)
+
+    TeamMembership.objects.filter(pk=membership.pk).update(role=TeamMembership.Role.LEADER)
+
+    assert user_sees_all_teams(membership.user)
