@@ -2,6 +2,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
 from finops.celery import app as celery_app
 from finops.models import DailySpend, GpuAssignmentRule, GpuSample, IngestRun
@@ -21,6 +22,18 @@ def _eager_celery_by_default():
 @pytest.fixture(autouse=True)
 def _demo_data_in_tmp(settings, tmp_path):
     settings.DEMO_DATA_DIR = tmp_path / "demo"
+
+
+@pytest.fixture(autouse=True)
+def _uploads_in_tmp(settings, tmp_path):
+    """Uploads from any test (pages, API, the schema fuzzer) land in the test's own folder."""
+    settings.INGEST_UPLOAD_DIR = tmp_path / "uploads"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cache keys carry row ids, which SQLite hands out again after a test's rollback."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -71,6 +71,7 @@ def test_the_page_queries_the_same_whatever_the_number_of_teams_and_workloads(cl
 
     for _ in range(2):
         BenchmarkFactory(workload=WorkloadFactory(team=TeamFactory()))
+    queries()  # the filter bar's choices are cached after the first request
     few = queries()
     for _ in range(6):
         team = TeamFactory()

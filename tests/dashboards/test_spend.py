@@ -165,3 +165,28 @@ def test_a_day_link_shows_the_thirty_days_up_to_that_day(client, org):
     assert response.context["start"] == day - timedelta(days=29)
     assert response.context["end"] == day
     assert response.context["totals"] == {"USD": Decimal("50.05")}
+
+
+def test_the_filter_bar_offers_a_service_as_soon_as_the_rollup_has_it(client):
+    from datetime import date
+    from decimal import Decimal
+
+    from finops.models import DailySpend
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True))
+
+    def services() -> list[str]:
+        return client.get("/spend/").context["dimensions"]["services"]
+
+    def spend(service: str) -> None:
+        DailySpend.objects.create(
+            day=date.today(), provider_name="AWS", service_name=service, service_category="Compute",
+            charge_category="Usage", billing_currency="USD", billed_cost=Decimal(1), effective_cost=Decimal(1),
+            list_cost=Decimal(1), record_count=1,
+        )
+
+    spend("Amazon EC2")
+    assert services() == ["Amazon EC2"]
+    spend("Amazon S3")
+    assert services() == ["Amazon EC2", "Amazon S3"]
