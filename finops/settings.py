@@ -181,7 +181,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # One name for the TCO categories, whichever model field carries them.
-    "ENUM_NAME_OVERRIDES": {"TcoCategoryEnum": "finops.models.tco.TcoCategory"},
+    "ENUM_NAME_OVERRIDES": {
+        "TcoCategoryEnum": "finops.models.tco.TcoCategory",
+        # Shared by the run in lists and the run an upload answers with.
+        "IngestRunStatusEnum": "finops.models.ingestion.IngestRun.Status",
+    },
 }
 
 # --- Celery (Redis broker). No broker configured: tasks run eagerly in-process. ---
@@ -198,8 +202,17 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=360
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3900)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Long ingests with acks_late must not be redelivered while still running.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+# A task (acks_late) whose worker died is handed to another worker once it has been
+# unacknowledged this long, so it must outlast the longest task: a long ingest must not be
+# redelivered while still running.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Workers look for such tasks every tenth of the timeout, at most every 100 s (kombu's
+    # default period, which would leave a short timeout waiting).
+    "unacked_restore_interval": max(1, min(100, CELERY_VISIBILITY_TIMEOUT // 10)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "ingest-due-data-sources": {
@@ -312,5 +325,13 @@ GPU_TARGET_UTILIZATION = env.float("GPU_TARGET_UTILIZATION", default=0.60)
 # Browser uploads are written here; the worker must see the same folder (a shared volume).
 INGEST_UPLOAD_DIR = Path(env.str("INGEST_UPLOAD_DIR", default=str(VAR_DIR / "uploads")))
 INGEST_UPLOAD_MAX_BYTES = env.int("INGEST_UPLOAD_MAX_BYTES", default=2 << 30)
+# First wait before an ingest task retries a transient error; it doubles each time (jittered).
+INGEST_RETRY_BACKOFF_SECONDS = env.int("INGEST_RETRY_BACKOFF_SECONDS", default=30)
+# An upload over INGEST_UPLOAD_MAX_BYTES is refused before Django's handlers spool it.
+FILE_UPLOAD_HANDLERS = [
+    "ingest.upload_handlers.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Where `seed_demo` writes its generated billing exports before ingesting them.
 DEMO_DATA_DIR = Path(env.str("DEMO_DATA_DIR", default=str(VAR_DIR / "demo")))

@@ -1,9 +1,8 @@
 from django import forms
-from django.conf import settings
-from django.template.defaultfilters import filesizeformat
+from django.forms.utils import ErrorDict
 
 from ingest.readers import BILLING_READERS
-from ingest.sources import is_data_file
+from ingest.services.uploads import billing_upload_validate
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -27,21 +26,21 @@ class BillingUploadForm(forms.Form):
         (name, module.LABEL) for name, module in BILLING_READERS.items()
     ], initial="auto", required=False)
 
+    def __init__(self, *args, refusal: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.refusal = refusal  # the upload handler refused the body (ingest/upload_handlers.py)
+
+    def full_clean(self):
+        if not (self.refusal and self.is_bound):
+            return super().full_clean()
+        # The files were never read: whatever else is missing follows from that.
+        self._errors, self.cleaned_data = ErrorDict(), {}
+        self.add_error("files", self.refusal)
+
     def clean_format(self):
         return self.cleaned_data["format"] or "auto"
 
     def clean_files(self):
         files = self.cleaned_data["files"]
-        limit = settings.INGEST_UPLOAD_MAX_BYTES
-        for file in files:
-            if not is_data_file(file.name):
-                raise forms.ValidationError(
-                    f"{file.name}: expected a .csv, .csv.gz, .parquet or .json billing export."
-                )
-        total = sum(file.size for file in files)
-        if total > limit:
-            raise forms.ValidationError(
-                f"The upload is {filesizeformat(total)}; the limit is {filesizeformat(limit)}. "
-                "Load bigger exports from S3 or a folder with `manage.py ingest_billing`."
-            )
+        billing_upload_validate(files=files)
         return files

@@ -1,4 +1,7 @@
+import psycopg
 from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from finops.models import DataSource, IngestRun
 from ingest.errors import SourceUnavailable
@@ -6,11 +9,16 @@ from ingest.services.billing import billing_uri_ingest
 from ingest.services.data_sources import data_sources_claim_due
 from ingest.services.gpu import gpu_uri_ingest
 from ingest.services.prometheus import PROMETHEUS, prometheus_pull
+from ingest.services.uploads import billing_upload_ingest
 
-# Only transient transport errors retry; bad input is permanent and ends as a failed run.
+# Only transient errors retry: a source that did not answer, a database connection that
+# dropped (a restart, a failover; raised by Django, or by psycopg itself during COPY). Bad
+# input is permanent and ends as a failed run.
 RETRY = {
-    "autoretry_for": (SourceUnavailable,),
-    "retry_backoff": 30,
+    "autoretry_for": (
+        SourceUnavailable, OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
+    ),
+    "retry_backoff": settings.INGEST_RETRY_BACKOFF_SECONDS,
     "retry_backoff_max": 1800,
     "max_retries": 8,
 }
@@ -21,6 +29,16 @@ def ingest_billing_uri(uri: str, format: str = "auto") -> list[int]:
     """Ingest a file, folder or s3:// prefix. Idempotent: a redelivered task re-loads the
     same periods (or skips identical deliveries), so acks_late is safe. Returns run ids."""
     return [run.pk for run in billing_uri_ingest(uri=uri, format=format)]
+
+
+# No retries: the files are local to the shared folder (no transport to fail), and a failure
+# is recorded on the run the uploader polls.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def ingest_billing_upload(run_id: int, folder_name: str, format: str = "auto") -> int:
+    """Ingest an uploaded delivery (a folder under INGEST_UPLOAD_DIR) into the QUEUED run made
+    when it arrived. A redelivery re-loads a run a lost worker left RUNNING and leaves a
+    finished one alone, so acks_late is safe. Returns the run id."""
+    return billing_upload_ingest(run_id=run_id, folder_name=folder_name, format=format).pk
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)

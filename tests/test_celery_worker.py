@@ -5,18 +5,21 @@ import csv
 import os
 import subprocess
 import sys
+import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.models import Sum
 
 from finops.celery import app as celery_app
 from finops.models import CostRecord, IngestRun
 from ingest.tasks import ingest_billing_uri
+from tests.factories import UserFactory
 
 ROOT = Path(__file__).parents[1]
 FOCUS = ROOT / "tests" / "fixtures" / "focus" / "aws-focus-1.2.csv"
@@ -39,7 +42,8 @@ def worker_queue(settings):
     if connection.vendor != "postgresql":
         pytest.skip("the worker process needs a database it can share with the test: PostgreSQL")
     queue = f"test-{uuid.uuid4().hex[:12]}"  # never steals tasks from, or feeds, another worker
-    env = os.environ | {"DATABASE_URL": database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+    env = os.environ | {"DATABASE_URL": database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+                        "INGEST_UPLOAD_DIR": str(settings.INGEST_UPLOAD_DIR)}  # shared with the web side
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "finops", "worker", "--queues", queue, "--pool", "solo",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
@@ -73,3 +77,28 @@ def test_an_ingest_task_round_trips_through_a_real_worker(worker_queue):
     with FOCUS.open(encoding="utf-8-sig", newline="") as handle:
         expected = sum(Decimal(row["EffectiveCost"]) for row in csv.DictReader(handle))
     assert CostRecord.objects.aggregate(total=Sum("effective_cost"))["total"] == expected
+
+
+@pytest.fixture
+def uploads_to_the_worker(worker_queue):
+    """Upload ingests go to the test's worker: they are queued by name, with no queue given."""
+    previous = celery_app.conf.task_routes
+    celery_app.conf.update(task_routes={"ingest.tasks.ingest_billing_upload": {"queue": worker_queue}})
+    yield
+    celery_app.conf.update(task_routes=previous)
+
+
+def test_an_api_upload_is_ingested_by_a_real_worker_into_the_run_it_answered(uploads_to_the_worker, client):
+    client.force_login(UserFactory(is_staff=True))
+
+    response = client.post("/api/v1/ingest-runs/upload/", {"files": [SimpleUploadedFile("oct.csv", FOCUS.read_bytes())]})
+
+    assert response.status_code == 202
+    assert response.json()["status"] in ("queued", "running")  # the worker has it, not the request
+    deadline = time.monotonic() + 90
+    while (run := client.get(response["Location"]).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"still {run['status']} after 90 s"
+        time.sleep(0.5)
+    assert (run["status"], run["rows_loaded"], run["error"]) == ("succeeded", 8, "")
+    assert IngestRun.objects.count() == 1
+    assert CostRecord.objects.filter(ingest_run_id=run["id"]).count() == 8

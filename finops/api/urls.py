@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from finops.api import alerts, benchmarks, checklist, focus, gpu, initiatives, tco, views, volumes
+from finops.api import alerts, benchmarks, checklist, focus, gpu, ingest_uploads, initiatives, tco, views, volumes
 
 router = DefaultRouter()
 router.register("teams", views.TeamViewSet, basename="team")
@@ -26,5 +26,7 @@ urlpatterns = [
     path("gpu-samples/", gpu.GpuSamplePushView.as_view(), name="gpu-samples"),
     path("inference-volumes/", volumes.InferenceVolumeView.as_view(), name="inference-volumes"),
     path("export/focus.csv", focus.FocusExportView.as_view(), name="export-focus"),
+    # Before the router, whose ingest-runs/<pk>/ would otherwise take "upload" for an id.
+    path("ingest-runs/upload/", ingest_uploads.BillingUploadView.as_view(), name="ingest-run-upload"),
     path("", include(router.urls)),
 ]

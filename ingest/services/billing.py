@@ -26,11 +26,13 @@ def billing_uri_ingest(
 
 
 def billing_delivery_ingest(
-    *, delivery: Delivery, format: str = "auto", data_source: DataSource | None = None, progress: Progress | None = None
+    *, delivery: Delivery, format: str = "auto", data_source: DataSource | None = None, progress: Progress | None = None,
+    run: IngestRun | None = None,
 ) -> IngestRun:
     """Load the files of one delivery together, replacing the billing periods they restate, with
     each row allocated to a workload and classified into a TCO category as it is written, then
-    refresh the daily rollup of the touched days."""
+    refresh the daily rollup of the touched days. `run`: a run recorded before (an upload's
+    QUEUED run) that records the outcome instead of a new one."""
 
     def load(run: IngestRun) -> None:
         result = LoadResult()
@@ -59,7 +61,7 @@ def billing_delivery_ingest(
         files = "1 file" if len(delivery.files) == 1 else f"{len(delivery.files)} files"
         run.message = f"{files}, {result.rows_loaded} rows loaded, {result.rows_replaced} replaced"
 
-    return delivery_run(delivery=delivery, kind=IngestRun.Kind.BILLING, data_source=data_source, load=load)
+    return delivery_run(delivery=delivery, kind=IngestRun.Kind.BILLING, data_source=data_source, load=load, run=run)
 
 
 def _load_file(
