@@ -9,7 +9,6 @@ import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -20,19 +19,12 @@ from finops.celery import app as celery_app
 from finops.models import CostRecord, IngestRun
 from ingest.tasks import ingest_billing_uri
 from tests.factories import UserFactory
+from tests.workers import database_url
 
 ROOT = Path(__file__).parents[1]
 FOCUS = ROOT / "tests" / "fixtures" / "focus" / "aws-focus-1.2.csv"
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
