@@ -18,13 +18,22 @@ from decimal import Decimal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from django.db import connection
 from django.db.models import Max, Min
 
 from finops.models import CostRecord
 from finops.services.allocation import AllocationMatcher, allocation_matcher_read
-from finops.services.rollups import ROLLUP_DIMENSIONS, PresummedSpend, SpendSums, reporting_day, token_scale
+from finops.services.rollups import (
+    RESOURCE_DIMENSIONS,
+    ROLLUP_DIMENSIONS,
+    PresummedSpend,
+    SpendSums,
+    reporting_day,
+    token_scale,
+)
 from finops.services.tco import UNCLASSIFIED_OUTCOME, TcoClassifier, TcoOutcome, tco_classifier_read
 from ingest.distinct_values import IntegerKeyMemo, per_distinct
+from ingest.locks import advisory_lock_key
 from ingest.schema import COST_SCHEMA
 from ingest.table_writer import TableAppender
 
@@ -45,17 +54,21 @@ SPEND_SUMMED_ROWS = 32_768
 
 
 class RunSpendSums:
-    """The DailySpend sums of the rows a run writes, computed from the batches as they are
-    written (exactly what `daily_spend_refresh` would sum in SQL), so the refresh at the end of
-    the run need not aggregate the run's rows again."""
+    """The DailySpend sums of the rows a run writes, and the DailyResourceSpend sums of its GPU
+    rows, computed from the batches as they are written (exactly what `daily_spend_refresh`
+    would sum in SQL), so the refresh at the end of the run need not aggregate the run's rows
+    again."""
 
     # What one DailySpend row is per, plus what its premium and tokens are computed from: the
     # premium is share x effective cost and tokens scale x quantity, summed per share and scale.
     GROUP_KEYS = ("day", "workload_id", *ROLLUP_DIMENSIONS, "token_scale", "managed_premium_share")
+    GPU_RESOURCE_KEYS = ("day", "workload_id", *RESOURCE_DIMENSIONS)
 
     def __init__(self) -> None:
         self.sums: dict[tuple, SpendSums] = {}
+        self.gpu_resources: dict[tuple, Decimal] = {}
         self._pending: list[pa.Table] = []
+        self._gpu_pending: list[pa.Table] = []
         self._pending_rows = 0
         # A month of hourly charges has 744 start times, repeated batch after batch.
         self._days = IntegerKeyMemo(_reporting_days, limit=REMEMBERED_OUTCOMES)
@@ -74,13 +87,17 @@ class RunSpendSums:
                                               "consumed_quantity")},
         }
         self._pending.append(pa.table(columns))
+        if pc.any(batch["is_gpu"]).as_py():
+            gpu = {name: columns[name] if name == "day" else batch[name] for name in self.GPU_RESOURCE_KEYS}
+            gpu["effective_cost"] = batch["effective_cost"]
+            self._gpu_pending.append(pa.table(gpu).filter(batch["is_gpu"]))
         self._pending_rows += batch.num_rows
         if self._pending_rows >= SPEND_SUMMED_ROWS:
             self._sum_pending()
 
     def presummed(self, *, ingest_run_id: int) -> PresummedSpend:
         self._sum_pending()
-        return PresummedSpend(ingest_run_id=ingest_run_id, sums=self.sums)
+        return PresummedSpend(ingest_run_id=ingest_run_id, sums=self.sums, gpu_resources=self.gpu_resources)
 
     def _sum_pending(self) -> None:
         if not self._pending:
@@ -102,6 +119,16 @@ class RunSpendSums:
                 tokens=SpendSums.product(group["token_scale"], quantity) if quantity is not None else Decimal(0),
                 records=group["count_all"],
             )
+        if self._gpu_pending:
+            gpu = pa.concat_tables(self._gpu_pending)
+            self._gpu_pending = []
+            summed = gpu.group_by(list(self.GPU_RESOURCE_KEYS), use_threads=False).aggregate(
+                [("effective_cost", "sum")]
+            )
+            for group in summed.to_pylist():
+                key = tuple(group[name] for name in self.GPU_RESOURCE_KEYS)
+                earlier = self.gpu_resources.get(key, Decimal(0))
+                self.gpu_resources[key] = SpendSums.total(earlier, group["effective_cost_sum"])
 
 
 def _reporting_days(micros: np.ndarray) -> pa.Array:
@@ -262,6 +289,12 @@ def _period_replace(*, run_id: int, period: Period, result: LoadResult) -> None:
     """Drop what earlier runs loaded for one billing period. This run has written none of its
     rows yet, so the index finds only rows that go."""
     provider, account, start = period
+    if connection.vendor == "postgresql":
+        # Two loads restating the same period at once (two files, two workers) would each delete
+        # only what was committed before them and both keep their rows: the second waits here
+        # for the first to commit, then deletes its rows. Released when the transaction ends.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [advisory_lock_key("period", provider, account, start)])
     earlier = CostRecord.objects.filter(
         provider_name=provider, billing_account_id=account, billing_period_start=start
     ).exclude(ingest_run_id=run_id)

@@ -125,3 +125,30 @@ class DailySpend(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.service_name} {self.effective_cost}"
+
+
+class DailyResourceSpend(models.Model):
+    """GPU spend (cost records flagged is_gpu) per reporting day and billed resource, so idle
+    GPU money can be matched machine by machine to the hosts that send GPU samples
+    (finops.selectors.gpu_resources). Refreshed with DailySpend, for the same days."""
+
+    day = models.DateField()
+    resource_id = models.CharField(max_length=1000, blank=True)
+    resource_name = models.CharField(max_length=400, blank=True)
+    team = models.ForeignKey("finops.Team", on_delete=models.CASCADE, null=True, related_name="+")
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, null=True, related_name="+")
+    # With these two, a SpendFilter (provider, service) slices this rollup as it slices DailySpend.
+    provider_name = models.CharField(max_length=100)
+    service_name = models.CharField(max_length=200)
+    billing_currency = models.CharField(max_length=3)
+    effective_cost = models.DecimalField(**MONEY)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day"], name="resource_spend_day_idx"),
+            models.Index(fields=["team", "day"], name="resource_spend_team_idx"),
+            models.Index(fields=["workload", "day"], name="resource_spend_workload_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.resource_id or self.resource_name} {self.effective_cost}"

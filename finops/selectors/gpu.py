@@ -8,6 +8,8 @@ Definitions (README.md "GPU efficiency" says the same):
 - Idle waste of a workload on a day = its GPU compute spend that day × (1 − its utilization
   that day). GPU compute spend is the workload's Compute and AI-and-ML service spend on days
   it has GPU samples (self-hosted GPU instances); storage, egress and the rest are excluded.
+  Where a billed GPU resource matches a sampled host (finops.selectors.gpu_resources), that
+  machine-by-machine match counts instead for the workload (or unallocated) and day.
 """
 
 import math
@@ -24,6 +26,7 @@ from django.utils import timezone
 
 from finops.models import GpuDeviceDaily, GpuWorkloadHourly
 from finops.selectors.access import user_sees_all_teams, visible_teams
+from finops.selectors.gpu_resources import resource_matched_waste
 from finops.selectors.spend import SpendFilter, daily_spend_for_user
 
 GPU_COMPUTE_CATEGORIES = ("Compute", "AI and Machine Learning")
@@ -128,7 +131,10 @@ def _device_label(row: dict) -> str:
 
 def idle_waste_by_workload(*, user, spend_filter: SpendFilter) -> list[dict]:
     """GPU compute spend, utilization and idle waste per workload and currency over the period,
-    with the number of days counted (days with both GPU samples and GPU compute spend)."""
+    with the number of days counted (days with both GPU samples and GPU compute spend).
+    Workload-days a billed GPU resource matched to its host are counted from those matches
+    only; workload_id None is GPU resources no allocation rule claims ("Unallocated")."""
+    matched = resource_matched_waste(user=user, spend_filter=spend_filter)
     utilization = _daily_utilization(user, spend_filter)
     spend = (
         spend_filter.apply(daily_spend_for_user(user))
@@ -136,10 +142,10 @@ def idle_waste_by_workload(*, user, spend_filter: SpendFilter) -> list[dict]:
         .values("workload_id", "workload__name", "day", "billing_currency")
         .annotate(cost=Sum("effective_cost"))
     )
-    totals: dict[tuple, dict] = {}
+    totals: dict[tuple, dict] = matched.totals
     for row in spend:
         day_utilization = utilization.get((row["workload_id"], row["day"]))
-        if day_utilization is None:
+        if day_utilization is None or (row["workload_id"], row["day"]) in matched.workload_days:
             continue
         key = (row["workload_id"], row["billing_currency"])
         total = totals.setdefault(

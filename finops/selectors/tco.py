@@ -164,7 +164,7 @@ def _move_idle_waste(amounts: dict, *, user, spend_filter: SpendFilter) -> None:
     gpu_keys: dict[tuple, list[tuple]] = defaultdict(list)
     for key in amounts:
         _, workload_id, currency, _, is_gpu, _ = key
-        if is_gpu and workload_id is not None:
+        if is_gpu:  # workload None: unallocated GPU instances, whose waste is matched per machine
             gpu_keys[(workload_id, currency)].append(key)
     for waste in idle_waste_by_workload(user=user, spend_filter=spend_filter):
         remaining = waste["idle_waste"]

@@ -9,7 +9,6 @@ side; and a run that is still RUNNING when the lock is free belongs to a worker 
 so it is closed as interrupted rather than left RUNNING forever.
 """
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from finops.models import CostRecord, DataSource, GpuSample, IngestRun
 from ingest.errors import IngestError, SourceUnavailable
+from ingest.locks import advisory_lock_key
 from ingest.sources import Delivery, deliveries
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def _delivery_lock(*, kind: str, fingerprint: str) -> Iterator[bool]:
     if connection.vendor != "postgresql":
         yield False
         return
-    key = _lock_key(kind=kind, fingerprint=fingerprint)
+    key = advisory_lock_key("delivery", kind, fingerprint)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [key])
     session = connection.connection
@@ -138,12 +138,6 @@ def _delivery_lock(*, kind: str, fingerprint: str) -> Iterator[bool]:
                     cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
             except (DatabaseError, InterfaceError):
                 logger.warning("could not release the ingest lock of %s: its session is gone", fingerprint)
-
-
-def _lock_key(*, kind: str, fingerprint: str) -> int:
-    """A signed 64-bit advisory lock key of its own for each (kind, delivery)."""
-    digest = hashlib.sha256(f"finops.ingest:{kind}:{fingerprint}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _interrupted_runs_close(run: IngestRun) -> None:
