@@ -77,24 +77,35 @@ class ResourceIdleWaste:
 def idle_waste_by_resource_day(*, user, spend_filter: SpendFilter) -> list[ResourceIdleWaste]:
     """Idle waste of every GPU resource the user sees, per day it both was billed and matched a
     host with samples. Resources that match no sampled host that day are left out."""
+    hosts = _host_days(start=spend_filter.start, end=spend_filter.end)
+    if not hosts:
+        return []
+    sampled = set().union(*hosts.values())
+    scoped = spend_filter.apply(resource_spend_for_user(user))
+    # Which resources can match is decided once per resource, not per resource-day: a month of
+    # a fleet's bill is thousands of resource-days, most often of a few hundred resources.
+    names = {
+        resource: resource_host_names(*resource)
+        for resource in scoped.order_by().values_list("resource_id", "resource_name").distinct()
+    }
+    candidates = {resource_id for (resource_id, _), host_names in names.items() if host_names & sampled}
+    if not candidates:
+        return []
     resources = list(
-        spend_filter.apply(resource_spend_for_user(user))
+        scoped.filter(resource_id__in=candidates)
         .values("day", "resource_id", "resource_name", "workload_id", "workload__name", "team_id",
                 "billing_currency")
         .annotate(cost=Sum("effective_cost"))
         .order_by("day", "resource_id", "resource_name", "workload_id", "billing_currency")
+        .values_list("day", "resource_id", "resource_name", "workload_id", "workload__name", "team_id",
+                     "billing_currency", "cost")
     )
-    if not resources:
-        return []
-    hosts = _host_days(start=spend_filter.start, end=spend_filter.end)
-    names: dict[tuple[str, str], frozenset[str]] = {}  # a resource has a row per day
     matches = []
-    for row in resources:
-        day_hosts = hosts.get(row["day"], {})
-        resource = (row["resource_id"], row["resource_name"])
-        if resource not in names:
-            names[resource] = resource_host_names(*resource)
-        matched = sorted(name for name in names[resource] if name in day_hosts)
+    for day, resource_id, resource_name, workload_id, workload, team_id, currency, cost in resources:
+        day_hosts = hosts.get(day)
+        if not day_hosts:
+            continue
+        matched = sorted(name for name in names[(resource_id, resource_name)] if name in day_hosts)
         samples = sum(day_hosts[name][0] for name in matched)
         if not samples:
             continue
@@ -102,10 +113,9 @@ def idle_waste_by_resource_day(*, user, spend_filter: SpendFilter) -> list[Resou
         idle_share = Decimal(str(round(1 - utilization, 6)))
         matches.append(
             ResourceIdleWaste(
-                day=row["day"], resource_id=row["resource_id"], resource_name=row["resource_name"],
-                hosts=tuple(matched), workload_id=row["workload_id"], workload=row["workload__name"],
-                team_id=row["team_id"], billing_currency=row["billing_currency"], gpu_cost=row["cost"],
-                utilization=utilization, idle_waste=row["cost"] * idle_share,
+                day=day, resource_id=resource_id, resource_name=resource_name, hosts=tuple(matched),
+                workload_id=workload_id, workload=workload, team_id=team_id, billing_currency=currency,
+                gpu_cost=cost, utilization=utilization, idle_waste=cost * idle_share,
             )
         )
     return matches
