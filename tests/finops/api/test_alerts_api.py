@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from finops.models import Alert, AlertRule, TeamMembership
 from finops.services.alert_detection import alert_rules_ensure_defaults
 from tests.factories import MembershipFactory, TeamFactory, UserFactory, WorkloadFactory
+from tests.finops.api.clients import as_user, ids
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 3, 10)
@@ -33,16 +34,6 @@ def org():
         }
     data["leader"] = MembershipFactory(team=search, role=TeamMembership.Role.LEADER).user
     return data
-
-
-def as_user(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def ids(response) -> set[int]:
-    return {row["id"] for row in response.json()["results"]}
 
 
 @pytest.mark.parametrize("endpoint,key", [("alert-rules", "rule"), ("alerts", "alert")])

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from finops.models import AllocationRule, CostRecord, DailySpend, IngestRun, TeamMembership
 from finops.selectors.spend import SpendFilter, spend_aggregate
 from tests.factories import AllocationRuleFactory, MembershipFactory, TeamFactory, UserFactory, WorkloadFactory
+from tests.finops.api.clients import as_user, ids
 
 pytestmark = pytest.mark.django_db
 OCT1 = datetime(2026, 10, 1, tzinfo=timezone.utc)
@@ -53,16 +54,6 @@ def spend_day(team, workload, amount: str) -> DailySpend:
         service_category="Compute", charge_category="Usage", billing_currency="USD",
         billed_cost=Decimal(amount), effective_cost=Decimal(amount), list_cost=Decimal(amount), record_count=1,
     )
-
-
-def as_user(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def ids(response) -> set[int]:
-    return {row["id"] for row in response.json()["results"]}
 
 
 DETAIL_ENDPOINTS = {

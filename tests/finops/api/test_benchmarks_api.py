@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from finops.models import Benchmark, ManagedApiPrice, TeamMembership
 from tests.factories import BenchmarkFactory, ManagedApiPriceFactory, MembershipFactory, TeamFactory, WorkloadFactory
+from tests.finops.api.clients import as_user, ids
 
 pytestmark = pytest.mark.django_db
 
@@ -31,16 +32,6 @@ def org():
     data["price"] = price
     data["leader"] = MembershipFactory(team=search, role=TeamMembership.Role.LEADER).user
     return data
-
-
-def as_user(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def ids(response) -> set[int]:
-    return {row["id"] for row in response.json()["results"]}
 
 
 def a_run(workload, /, **changes) -> dict:

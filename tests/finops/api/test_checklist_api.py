@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from finops.models import ChecklistItem, ChecklistStep, TeamMembership
 from tests.factories import ChecklistItemFactory, MembershipFactory, TeamFactory, WorkloadFactory
+from tests.finops.api.clients import as_user, ids
 
 pytestmark = pytest.mark.django_db
 
@@ -23,16 +24,6 @@ def org():
         }
     data["leader"] = MembershipFactory(team=search, role=TeamMembership.Role.LEADER).user
     return data
-
-
-def as_user(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def ids(response) -> set[int]:
-    return {row["id"] for row in response.json()["results"]}
 
 
 def test_anonymous_clients_are_refused(org):

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from finops import tasks
 from finops.models import CostRecord, IngestRun, TcoCategory, TcoLineItem, TcoRule, TeamMembership
 from tests.factories import MembershipFactory, TcoLineItemFactory, TcoRuleFactory, TeamFactory, WorkloadFactory
+from tests.finops.api.clients import as_user, ids
 
 pytestmark = pytest.mark.django_db
 
@@ -36,16 +37,6 @@ def reclassifications(monkeypatch):
     queued = []
     monkeypatch.setattr(tasks.reclassify_cost_records, "delay", lambda: queued.append("queued"))
     return queued
-
-
-def as_user(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def ids(response) -> set[int]:
-    return {row["id"] for row in response.json()["results"]}
 
 
 @pytest.mark.parametrize("url", ["/api/v1/tco-rules/", "/api/v1/tco-line-items/"])
