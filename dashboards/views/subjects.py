@@ -58,7 +58,8 @@ def workload_page(request, pk: int):
     data, user = form.cleaned_data, request.user
     spend_filter = SpendFilter(start=data["start"], end=data["end"], team=workload.team, workload=workload)
     spend = spend_aggregate(user=user, spend_filter=spend_filter, group_by="service", granularity="day")
-    breakdown = tco_breakdown(user=user, spend_filter=spend_filter)
+    idle_waste = idle_waste_by_workload(user=user, spend_filter=spend_filter)
+    breakdown = tco_breakdown(user=user, spend_filter=spend_filter, idle_waste=idle_waste)
     waterfalls = tco_waterfall(user=user, spend_filter=spend_filter, breakdown=breakdown)
     unit_rows = unit_costs_daily(user=user, spend_filter=spend_filter)
     charts = []
@@ -78,7 +79,6 @@ def workload_page(request, pk: int):
                        "csv": _csv("unit-costs-csv", start=data["start"], end=data["end"], workload=workload.pk),
                        "figure": unit_cost_figure([r for r in unit_rows if r["billing_currency"] == currency],
                                                   metric=metric, currency=currency, title=title)})
-    idle_waste = idle_waste_by_workload(user=user, spend_filter=spend_filter)
     context = page_context(request, form) | {
         "workload": workload,
         "totals": spend_totals_by_currency(user=user, spend_filter=spend_filter),

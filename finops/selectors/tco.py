@@ -44,18 +44,23 @@ MANUAL_STEP = ("manual", "Costs entered by hand")
 TOTAL_STEP = ("total", "Full TCO")
 
 
-def tco_breakdown(*, user, spend_filter: SpendFilter) -> list[dict]:
+def tco_breakdown(*, user, spend_filter: SpendFilter, idle_waste: list[dict] | None = None) -> list[dict]:
     """TCO amounts per team, workload, currency, category and source over the filter's period.
 
     Each row: team_id, team, workload_id, workload (None = not allocated to a workload: for bill
     rows that is unallocated spend, seen only by those who see every team; a hand-entered cost
     may belong to a team and no workload), billing_currency, category ("" = unclassified),
     is_gpu (GPU compute rows), source ("bill" or "manual") and amount (Decimal).
+
+    Pass `idle_waste` (idle_waste_by_workload for the same user and filter) when you already
+    have it.
     """
     amounts: dict[tuple, Decimal] = defaultdict(Decimal)
     names: dict[str, dict] = {"team": {}, "workload": {}}
     _add_bill(amounts, names, user=user, spend_filter=spend_filter)
-    _move_idle_waste(amounts, user=user, spend_filter=spend_filter)
+    if idle_waste is None:
+        idle_waste = idle_waste_by_workload(user=user, spend_filter=spend_filter)
+    _move_idle_waste(amounts, idle_waste)
     _add_line_items(amounts, names, user=user, spend_filter=spend_filter)
     rows = [
         {
@@ -160,13 +165,13 @@ def _add_bill(amounts: dict, names: dict, *, user, spend_filter: SpendFilter) ->
             amounts[_key(*owner, TcoCategory.MANAGED_SERVICE_PREMIUM)] += premium
 
 
-def _move_idle_waste(amounts: dict, *, user, spend_filter: SpendFilter) -> None:
+def _move_idle_waste(amounts: dict, idle_waste: list[dict]) -> None:
     gpu_keys: dict[tuple, list[tuple]] = defaultdict(list)
     for key in amounts:
         _, workload_id, currency, _, is_gpu, _ = key
         if is_gpu:  # workload None: unallocated GPU instances, whose waste is matched per machine
             gpu_keys[(workload_id, currency)].append(key)
-    for waste in idle_waste_by_workload(user=user, spend_filter=spend_filter):
+    for waste in idle_waste:
         remaining = waste["idle_waste"]
         for key in gpu_keys.get((waste["workload_id"], waste["billing_currency"]), ()):
             moved = max(Decimal(0), min(remaining, amounts[key]))
