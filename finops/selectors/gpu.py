@@ -206,12 +206,13 @@ def right_sizing_suggestions(
     target = settings.GPU_TARGET_UTILIZATION
     hourly: dict[int, list[tuple[float, float]]] = defaultdict(list)
     names = {}
-    # Tuples, not dicts: a month of a dozen workloads is thousands of workload-hours.
-    for workload_id, name, _hour, bought, busy in (
+    # Tuples, not dicts, and grouped by hour without reading the hour back (parsing thousands
+    # of timestamps): a month of a dozen workloads is thousands of workload-hours.
+    for workload_id, name, bought, busy in (
         _workload_hours(user, spend_filter).exclude(workload=None)
         .values("workload_id", "workload__name", "hour")
         .annotate(**_bought_and_busy())
-        .values_list("workload_id", "workload__name", "hour", "bought", "busy")
+        .values_list("workload_id", "workload__name", "bought", "busy")
     ):
         if bought:
             hourly[workload_id].append((busy / bought, bought))
