@@ -184,6 +184,8 @@ def _instance_text(spec, res, *, number: int, region: str, env: str, tagged: boo
     """The FOCUS columns that stay the same on every hourly row of one instance."""
     from django.utils.text import slugify
 
+    from finops.demo.billing import SERVICE_SUBCATEGORIES, demo_invoice_id
+
     owner = spec.slug if spec else "shared"
     team = slugify(spec.team) if spec else "platform"
     tags = "{}"
@@ -206,6 +208,7 @@ def _instance_text(spec, res, *, number: int, region: str, env: str, tagged: boo
         "ChargeDescription": res.description,
         "ChargeFrequency": "Usage-Based",
         "ConsumedUnit": res.unit,
+        "InvoiceId": demo_invoice_id(res.provider, MONTH_START.date()),
         "InvoiceIssuerName": res.provider,
         "PricingCategory": "Committed" if res.committed_discount else "Standard",
         "PricingUnit": res.unit,
@@ -218,6 +221,7 @@ def _instance_text(spec, res, *, number: int, region: str, env: str, tagged: boo
         "ResourceType": res.resource_type,
         "ServiceCategory": res.service_category,
         "ServiceName": res.service_name,
+        "ServiceSubcategory": SERVICE_SUBCATEGORIES[res.service_name],
         "SkuId": res.sku_id,
         "SkuPriceId": f"{res.sku_id}:{region}",
         "SubAccountId": sub_account,

@@ -30,9 +30,13 @@ COST_COLUMNS = (
     Column("billing_period_end", TIMESTAMP, required=True),
     Column("provider_name", TEXT, required=True),
     Column("billing_account_id", TEXT, required=True),
+    # Blank until the provider has issued (or pre-generated) the invoice the charge is on.
+    Column("invoice_id", TEXT),
     Column("sub_account_id", TEXT),
     Column("service_name", TEXT),
     Column("service_category", TEXT),
+    # Only from sources that state it (FOCUS 1.1+): never derived from the category.
+    Column("service_subcategory", TEXT),
     Column("region_id", TEXT),
     Column("resource_id", TEXT),
     Column("resource_name", TEXT),

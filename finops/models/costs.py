@@ -42,9 +42,15 @@ class CostRecord(models.Model):
 
     provider_name = models.CharField(max_length=100)
     billing_account_id = models.CharField(max_length=200)
+    # "" while the charge is on no issued or provisional invoice yet. This and
+    # service_subcategory have database defaults: COPY names its columns, and rows loaded before
+    # they existed keep working.
+    invoice_id = models.CharField(max_length=200, blank=True, default="", db_default="")
     sub_account_id = models.CharField(max_length=200, blank=True)
     service_name = models.CharField(max_length=200, blank=True)
     service_category = models.CharField(max_length=100, blank=True)
+    # FOCUS ServiceSubcategory as the source states it; "" when it does not (never derived).
+    service_subcategory = models.CharField(max_length=100, blank=True, default="", db_default="")
     region_id = models.CharField(max_length=100, blank=True)
     resource_id = models.CharField(max_length=1000, blank=True)
     resource_name = models.CharField(max_length=400, blank=True)

@@ -42,9 +42,10 @@ CHARGE_FREQUENCY = {
 FIELDS = (
     "billed_cost", "billing_account_id", "billing_currency", "billing_period_end", "billing_period_start",
     "charge_category", "charge_class", "charge_description", "charge_period_end", "charge_period_start",
-    "consumed_quantity", "consumed_unit", "contracted_cost", "effective_cost", "list_cost",
+    "consumed_quantity", "consumed_unit", "contracted_cost", "effective_cost", "invoice_id", "list_cost",
     "pricing_quantity", "pricing_unit", "provider_name", "region_id", "resource_id", "resource_name",
-    "resource_type", "service_category", "service_name", "sku_id", "sub_account_id", "tags",
+    "resource_type", "service_category", "service_name", "service_subcategory", "sku_id", "sub_account_id",
+    "tags",
 )
 
 
@@ -66,6 +67,25 @@ def _provider(row: dict) -> str:
 
 def _charge_frequency(row: dict) -> str | None:
     return CHARGE_FREQUENCY.get(row["charge_category"])
+
+
+# FOCUS 1.2 service categories; each has an "Other (<category>)" subcategory.
+SERVICE_CATEGORIES = frozenset({
+    "AI and Machine Learning", "Analytics", "Business Applications", "Compute", "Databases", "Developer Tools",
+    "Identity", "Integration", "Internet of Things", "Management and Governance", "Media", "Migration", "Mobile",
+    "Multicloud", "Networking", "Other", "Security", "Storage", "Web",
+})
+
+
+def _service_subcategory(row: dict) -> str | None:
+    # FOCUS 1.2 requires a subcategory, and only FOCUS 1.1+ bills state one: rows from CUR,
+    # Azure, GCP or OCI exports say "Other (<category>)", the spec's value for a service it does
+    # not place more precisely, rather than a guess at which specific subcategory it is.
+    if row["service_subcategory"]:
+        return row["service_subcategory"]
+    if row["service_category"] in SERVICE_CATEGORIES:
+        return f"Other ({row['service_category']})"
+    return None
 
 
 def _null(row: dict) -> None:
@@ -90,6 +110,8 @@ COLUMNS = (
     FocusColumn("ConsumedUnit", _field("consumed_unit")),
     FocusColumn("ContractedCost", _field("contracted_cost")),
     FocusColumn("EffectiveCost", _field("effective_cost")),
+    # Null while the source named no invoice (not yet issued, or a source without invoice ids).
+    FocusColumn("InvoiceId", _field("invoice_id")),
     FocusColumn("InvoiceIssuerName", _provider),
     FocusColumn("ListCost", _field("list_cost")),
     FocusColumn("PricingQuantity", _field("pricing_quantity")),
@@ -102,6 +124,9 @@ COLUMNS = (
     FocusColumn("ResourceType", _field("resource_type")),
     FocusColumn("ServiceCategory", _field("service_category")),
     FocusColumn("ServiceName", _field("service_name")),
+    # As the source stated it. Sources without it (CUR, cost details, BigQuery, FOCUS 1.0) leave
+    # it null, which FOCUS does not allow: not derived from ServiceCategory, which cannot tell it.
+    FocusColumn("ServiceSubcategory", _service_subcategory),
     FocusColumn("SkuId", _field("sku_id")),
     FocusColumn("SubAccountId", _field("sub_account_id")),
     FocusColumn("Tags", _field("tags")),

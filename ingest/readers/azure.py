@@ -41,6 +41,8 @@ PROVIDER_NAME = "Microsoft"
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "billing_account": ("BillingAccountId", "BillingProfileId"),
+    # MCA and pay-as-you-go files have it (blank until the month is invoiced); EA files do not.
+    "invoice_id": ("InvoiceId",),
     "subscription": ("SubscriptionId", "SubscriptionGuid"),
     "date": ("Date", "UsageDate"),
     "billing_period_start": ("BillingPeriodStartDate",),
@@ -164,6 +166,7 @@ def _cost_batch(values: dict, *, batch: TextBatch, source: str, origin: dict[str
         "billing_period_end": period_end,
         "provider_name": pa.repeat(pa.scalar(PROVIDER_NAME), batch.num_rows),
         "billing_account_id": values["billing_account"],
+        "invoice_id": values.get("invoice_id"),
         "sub_account_id": values.get("subscription"),
         "service_name": _first(values.get("meter_category"), values.get("consumed_service")),
         "service_category": distinct("meter_category", lambda c: SERVICE_CATEGORIES.get(c.strip())),
@@ -191,6 +194,7 @@ def _cost_batch(values: dict, *, batch: TextBatch, source: str, origin: dict[str
         "billing_period_start": origin.get("billing_period_start", origin["date"]),
         "billing_period_end": origin.get("billing_period_end", origin["date"]),
         "billing_account_id": origin["billing_account"],
+        "invoice_id": origin.get("invoice_id", ""),
         "sub_account_id": origin.get("subscription", ""),
         "service_name": origin.get("meter_category", origin.get("consumed_service", "")),
         "region_id": origin.get("region", ""),

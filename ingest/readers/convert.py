@@ -20,9 +20,11 @@ from ingest.schema import COST_COLUMNS, COST_SCHEMA, TIMESTAMP, Column
 TEXT_MAX_LENGTHS = {
     "provider_name": 100,
     "billing_account_id": 200,
+    "invoice_id": 200,
     "sub_account_id": 200,
     "service_name": 200,
     "service_category": 100,
+    "service_subcategory": 100,
     "region_id": 100,
     "resource_id": 1000,
     "resource_name": 400,

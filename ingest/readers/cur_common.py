@@ -39,6 +39,7 @@ PROVIDER_NAME = "AWS"
 # CUR field -> accepted spellings, legacy first (CUR 2.0 names normalise to the same).
 FIELDS: dict[str, tuple[str, ...]] = {
     "payer_account": ("bill/PayerAccountId",),
+    "invoice_id": ("bill/InvoiceId",),
     "usage_account": ("lineItem/UsageAccountId",),
     "line_item_type": ("lineItem/LineItemType",),
     "usage_start": ("lineItem/UsageStartDate",),
@@ -232,6 +233,8 @@ def cur_cost_batch(
         "billing_period_end": values["billing_period_end"],
         "provider_name": pa.repeat(pa.scalar(PROVIDER_NAME), batch.num_rows),
         "billing_account_id": values["payer_account"],
+        # Blank in the reports of a month AWS has not invoiced yet.
+        "invoice_id": values.get("invoice_id"),
         "sub_account_id": values.get("usage_account"),
         "service_name": _first_text(values.get("product_name"), values.get("product_code")),
         "service_category": _first_text(*service_categories),
@@ -258,6 +261,7 @@ def cur_cost_batch(
         "billing_period_start": origin["billing_period_start"],
         "billing_period_end": origin["billing_period_end"],
         "billing_account_id": origin["payer_account"],
+        "invoice_id": origin.get("invoice_id"),
         "sub_account_id": origin.get("usage_account"),
         "service_name": origin.get("product_name", origin.get("product_code")),
         "region_id": origin.get("region"),

@@ -5,8 +5,9 @@ BigQuery as CSV (nested fields flattened: `service.description`, or `service_des
 BilledCost is `cost`. EffectiveCost is `cost` plus the sum of `credits[].amount` (credits are
 negative: sustained-use and committed-use discounts, free tier, promotions), so it is what the
 row costs after every credit. The billing period is `invoice.month` (YYYYMM); rows without
-one fall in the calendar month of their usage start. `labels` ([{key, value}]) become the
-tags object; empty label values are left out.
+one fall in the calendar month of their usage start. The export names no invoice (`invoice.month`
+is the month invoiced, not an invoice id), so InvoiceId stays blank. `labels` ([{key, value}])
+become the tags object; empty label values are left out.
 
 Model APIs (Vertex AI) may report tokens or characters with the generic usage.unit "count";
 when the SKU description names tokens or characters, the unit says so ("count" -> "tokens",

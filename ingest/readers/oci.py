@@ -5,8 +5,9 @@ tag (defined tags as `tags/<namespace>.<key>`).
 cost/myCost is both BilledCost and EffectiveCost: OCI prices usage at the customer's rate
 and reports no amortised commitments per line. Rows flagged lineItem/isCorrection correct
 an earlier line (ChargeClass "Correction"). Cost reports carry no billing period column, so
-the period is the UTC calendar month of the usage start. Tags are packed into one JSON
-object keyed by what follows "tags/", skipping empty values.
+the period is the UTC calendar month of the usage start, and no invoice column, so InvoiceId
+stays blank. Tags are packed into one JSON object keyed by what follows "tags/", skipping empty
+values.
 """
 
 from collections.abc import Iterator

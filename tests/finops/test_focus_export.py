@@ -5,6 +5,7 @@ import io
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -13,10 +14,12 @@ from rest_framework.test import APIClient
 
 from finops.models import CostRecord, IngestRun, TeamMembership
 from finops.selectors.focus_export import HEADER, focus_cell
+from ingest.services.billing import billing_uri_ingest
 from tests.factories import MembershipFactory, TeamFactory, UserFactory, WorkloadFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/export/focus.csv"
+AWS_FOCUS = Path(__file__).parents[1] / "fixtures" / "focus" / "aws-focus-1.2.csv"
 
 
 def record(workload, *, day: int = 1, billed: str = "10.5000000000", **fields) -> CostRecord:
@@ -171,3 +174,33 @@ def test_days_at_the_calendars_edge_exclude_nothing(org, query, settings):
     settings.TIME_ZONE = "Asia/Tokyo"
     response = as_user(org["member"]).get(URL, query)
     assert [row["ResourceId"] for row in rows(body(response))] == ["i-search"]
+
+
+def test_it_writes_the_stored_invoice_id_and_service_subcategory_and_null_when_blank():
+    record(None, resource_id="invoiced", invoice_id="2614589032", service_subcategory="Virtual Machines")
+    record(None, day=2, resource_id="not-yet-invoiced")
+    record(None, day=3, resource_id="uncategorized", service_category="")
+    out = io.StringIO()
+    call_command("export_focus", "--out", "-", stdout=out)
+    invoiced, open_month, uncategorized = rows(out.getvalue())
+    assert (invoiced["InvoiceId"], invoiced["ServiceSubcategory"]) == ("2614589032", "Virtual Machines")
+    # FOCUS 1.2 requires a subcategory: a source that states none gets its category's "Other".
+    assert (open_month["InvoiceId"], open_month["ServiceSubcategory"]) == ("", "Other (Compute)")
+    assert uncategorized["ServiceSubcategory"] == ""
+
+
+def test_what_a_focus_bill_says_of_invoices_and_subcategories_comes_back_out(tmp_path):
+    bill = tmp_path / "bill" / "aws-focus.csv"
+    bill.parent.mkdir()
+    bill.write_bytes(AWS_FOCUS.read_bytes())
+    billing_uri_ingest(uri=str(bill))
+    leader = MembershipFactory(role=TeamMembership.Role.LEADER).user
+
+    exported = rows(body(as_user(leader).get(URL)))
+
+    with AWS_FOCUS.open(encoding="utf-8-sig", newline="") as handle:
+        billed = list(csv.DictReader(handle))
+    assert len(exported) == len(billed)
+    assert sorted((row["InvoiceId"], row["ServiceSubcategory"]) for row in exported) == sorted(
+        (row["InvoiceId"], row["ServiceSubcategory"]) for row in billed
+    )

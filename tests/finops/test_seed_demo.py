@@ -1,8 +1,12 @@
+import csv
+from collections import defaultdict
+from datetime import date
+
 import pytest
 from django.core.management import call_command
 from django.db.models import Sum
 
-from finops.demo.billing import expected_total
+from finops.demo.billing import demo_billing_exports_write, expected_total
 from finops.models import CostRecord, GpuHourly, InferenceVolume, IngestRun, Team, Workload
 from tests.money import assert_same_money
 
@@ -65,3 +69,34 @@ def test_the_demo_right_sizing_shows_a_measured_saving_and_proves_the_checklist(
     vision = checklist_for_team(user=staff, team=Team.objects.get(name="Vision"), as_of=timezone.localdate())
     proven = {entry.step for entry in vision if entry.proven}
     assert {ChecklistStep.LOW_HANGING_FRUIT, ChecklistStep.START_SMALL_AND_SCALE} <= proven
+
+
+# FOCUS 1.2's allowed ServiceSubcategory values of the service categories the demo bills.
+FOCUS_SUBCATEGORIES = {
+    "Compute": {"Containers", "End User Computing", "Quantum Compute", "Serverless Compute", "Virtual Machines",
+                "Other (Compute)"},
+    "Storage": {"Backup Storage", "Block Storage", "File Storage", "Object Storage", "Storage Platforms",
+                "Other (Storage)"},
+    "Networking": {"Application Networking", "Content Delivery", "Network Connectivity", "Network Infrastructure",
+                   "Network Routing", "Network Security", "Other (Networking)"},
+    "AI and Machine Learning": {"AI Platforms", "Bots", "Generative AI", "Machine Learning",
+                                "Natural Language Processing", "Other (AI and Machine Learning)"},
+}
+
+
+def test_demo_bills_name_one_invoice_per_account_and_month_and_a_focus_subcategory(tmp_path):
+    paths = demo_billing_exports_write(directory=tmp_path, end=date(2026, 11, 10), days=20)  # October, November
+
+    invoices_by_file, subcategories_by_service = {}, defaultdict(set)
+    for path in paths:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        invoices_by_file[path] = {(row["BillingAccountId"], row["InvoiceId"]) for row in rows}
+        for row in rows:
+            assert row["ServiceSubcategory"] in FOCUS_SUBCATEGORIES[row["ServiceCategory"]]
+            subcategories_by_service[row["ServiceName"]].add(row["ServiceSubcategory"])
+
+    assert len(paths) == 6  # three providers' accounts, two months
+    assert all(len(invoices) == 1 for invoices in invoices_by_file.values())
+    assert len({invoice for invoices in invoices_by_file.values() for _, invoice in invoices}) == 6
+    assert all(len(subcategories) == 1 for subcategories in subcategories_by_service.values())

@@ -215,3 +215,15 @@ def test_the_command_prints_each_run_and_fails_loudly_on_bad_input(tmp_path, cap
     with pytest.raises(CommandError, match="1 of 1 deliveries failed"):
         call_command("ingest_billing", str(bad))
     assert "unrecognised billing format" in capsys.readouterr().err
+
+
+def test_it_stores_the_invoice_id_and_service_subcategory_of_each_row(ingest_bytes):
+    ingest_bytes(FOCUS.read_bytes())
+
+    stored = CostRecord.objects.values_list("service_name", "service_subcategory", "invoice_id").distinct()
+    assert set(stored) == {
+        ("Amazon Elastic Compute Cloud", "Virtual Machines", "2614589032"),
+        ("Amazon Elastic Block Store", "Block Storage", "2614589032"),
+        ("AWS Data Transfer", "Network Connectivity", "2614589032"),
+        ("Amazon Bedrock", "Generative AI", "2614589032"),
+    }

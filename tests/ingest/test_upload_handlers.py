@@ -65,7 +65,7 @@ def test_a_browser_upload_over_the_limit_keeps_its_csrf_token_and_gets_the_messa
     response = browser.post("/ingest/", {"csrfmiddlewaretoken": token, "files": [upload("big.csv", FOCUS.read_bytes())]})
 
     assert response.status_code == 413
-    assert re.search(r"The upload is 4\.\d\xa0KB; the limit is 1000\xa0bytes\.", response.content.decode())
+    assert re.search(r"The upload is \d\.\d\xa0KB; the limit is 1000\xa0bytes\.", response.content.decode())
     assert received_after_the_limit_handler == []
     assert not IngestRun.objects.exists()
     assert not settings.INGEST_UPLOAD_DIR.exists()

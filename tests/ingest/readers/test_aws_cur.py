@@ -215,3 +215,17 @@ def test_a_missing_required_column_is_reported_on_the_header_line():
         read_all(data, source="cur.csv")
     assert "cur.csv, line 1" in str(caught.value)
     assert "lineItem/CurrencyCode" in str(caught.value)
+
+
+def test_it_keeps_bill_invoice_id_and_a_month_not_yet_invoiced_stays_blank():
+    rows = fixture_rows()
+    rows[-1]["bill/InvoiceId"] = ""  # AWS fills the id in once it has invoiced the month
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+
+    table = read_all(out.getvalue().encode())
+
+    assert table["invoice_id"].to_pylist() == ["EUINGB24-123456"] * (len(rows) - 1) + [""]
+    assert set(table["service_subcategory"].to_pylist()) == {""}  # CUR does not state one

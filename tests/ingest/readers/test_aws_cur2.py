@@ -170,3 +170,17 @@ def test_a_broken_tag_map_names_file_line_and_column(tmp_path):
     with pytest.raises(IngestError) as caught:
         read_all(path.read_bytes(), source=str(path))
     assert str(caught.value).startswith(f"{path}, line 11, column 'resource_tags'")
+
+
+def test_it_keeps_bill_invoice_id_and_a_month_not_yet_invoiced_stays_blank():
+    rows = fixture_rows()
+    rows[0]["bill_invoice_id"] = ""  # AWS fills the id in once it has invoiced the month
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+
+    table = read_all(out.getvalue().encode())
+
+    assert table["invoice_id"].to_pylist() == [""] + ["EUINGB24-123456"] * (len(rows) - 1)
+    assert set(table["service_subcategory"].to_pylist()) == {""}  # CUR 2.0 does not state one

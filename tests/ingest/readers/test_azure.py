@@ -170,3 +170,26 @@ def test_broken_tags_name_file_line_and_column(tmp_path):
     with pytest.raises(IngestError) as caught:
         read_all(path.read_bytes(), source=str(path))
     assert str(caught.value).startswith(f"{path}, line 9, column 'tags'")
+
+
+def test_an_mca_export_keeps_its_invoice_ids_and_blank_for_the_open_month():
+    rows = fixture_rows(MCA_AMORTIZED)
+    assert {row["invoiceId"] for row in rows} == {""}  # the fixture's month was not invoiced yet
+    for row in rows[:-1]:
+        row["invoiceId"] = "G045781234"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+
+    table = read_all(out.getvalue().encode())
+
+    assert table["invoice_id"].to_pylist() == ["G045781234"] * (len(rows) - 1) + [""]
+    assert set(table["service_subcategory"].to_pylist()) == {""}  # cost details do not state one
+
+
+def test_an_ea_export_has_no_invoice_id_column_and_leaves_it_blank():
+    table = read_all(EA_ACTUAL.read_bytes())
+
+    assert "InvoiceId" not in fixture_rows(EA_ACTUAL)[0]
+    assert set(table["invoice_id"].to_pylist()) == {""}

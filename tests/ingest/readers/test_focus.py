@@ -173,3 +173,26 @@ def test_a_number_too_big_to_store_is_an_error_not_a_wrapped_value():
 
     with pytest.raises(IngestError, match="line 2, column 'BilledCost'"):
         read_all(data.encode())
+
+
+def test_it_keeps_the_invoice_id_and_service_subcategory_the_export_states():
+    table = read_all(AWS_FOCUS.read_bytes())
+
+    assert set(table["invoice_id"].to_pylist()) == {"2614589032"}
+    assert table["service_subcategory"].to_pylist() == [
+        "Virtual Machines", "Virtual Machines", "Block Storage", "Network Connectivity",
+        "Generative AI", "Generative AI", "Virtual Machines", "Virtual Machines",
+    ]
+
+
+def test_a_charge_on_no_invoice_yet_keeps_a_blank_invoice_id():
+    data = replace_cell(AWS_FOCUS.read_text(encoding="utf-8-sig"), line=2, column="InvoiceId", value="")
+
+    assert read_all(data.encode())["invoice_id"].to_pylist()[0] == ""
+
+
+def test_a_focus_1_0_export_has_neither_column_and_leaves_both_blank():
+    table = read_all(GCP_FOCUS_SNAKE.read_bytes())
+
+    assert set(table["invoice_id"].to_pylist()) == {""}
+    assert set(table["service_subcategory"].to_pylist()) == {""}  # not derived from the category

@@ -159,3 +159,11 @@ def test_a_bad_cost_in_json_lines_names_line_and_column():
     with pytest.raises(IngestError) as caught:
         read_all(b"".join(lines), source="gcp.jsonl")
     assert str(caught.value).startswith("gcp.jsonl, line 3, column 'cost'")
+
+
+@pytest.mark.parametrize("path", [GCP_CSV, GCP_JSONL])
+def test_the_invoice_month_is_no_invoice_id_and_no_subcategory_is_invented(path):
+    table = read_all(path.read_bytes(), source=path.name)
+
+    assert set(table["invoice_id"].to_pylist()) == {""}
+    assert set(table["service_subcategory"].to_pylist()) == {""}

@@ -108,3 +108,10 @@ def test_a_bad_cost_names_file_line_and_column(tmp_path):
     with pytest.raises(IngestError) as caught:
         read_all(path.read_bytes(), source=str(path))
     assert str(caught.value) == f"{path}, line 4, column 'cost/myCost': '0,00171371' is not a valid number"
+
+
+def test_a_cost_report_names_no_invoice_and_no_subcategory():
+    table = read_all(OCI.read_bytes())
+
+    assert set(table["invoice_id"].to_pylist()) == {""}
+    assert set(table["service_subcategory"].to_pylist()) == {""}
