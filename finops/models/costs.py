@@ -8,6 +8,21 @@ MONEY = {"max_digits": 24, "decimal_places": 10}
 QUANTITY = {"max_digits": 28, "decimal_places": 10}
 
 
+class BlockRangeIndex(models.Index):
+    """A BRIN index on PostgreSQL, a plain index on other databases (SQLite has no BRIN, and
+    django.contrib.postgres's BrinIndex refuses to be created there). One class keeps the
+    migration state the same on both, so makemigrations sees no difference between them.
+
+    BRIN keeps only the min and max of each block range (128 pages): a few kB instead of a
+    btree's ~12 MB per million rows, and next to nothing to maintain per inserted row. It
+    narrows a scan only as far as the column follows the physical order of the rows."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "postgresql":
+            using = " USING brin"
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
+
+
 class CostRecord(models.Model):
     """One billed charge in the shape of FOCUS 1.2. Field names are FOCUS column names in
     snake_case; `ingest.schema` maps them to and from the canonical Arrow columns."""
@@ -81,7 +96,15 @@ class CostRecord(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["charge_period_start"], name="cost_charge_start_idx"),
+            # BRIN, not btree: keeping a btree current cost PostgreSQL ~1.6-2 s of CPU per
+            # million rows a bill loads (~20% of its insert work), as a bill's rows come in no
+            # time order within its month. Bills arrive a month at a time, so each block range
+            # spans about one month: BRIN skips other months but reads a whole month for a
+            # one-day query (alert drivers, one-day FOCUS exports: ~0.1 s -> ~0.4 s at 1M rows
+            # a month), and min/max over the table scan it (daily_spend_rebuild, admin dates).
+            # Lookups by workload use cost_workload_idx; the API's cursor the primary key.
+            # (Auto)vacuum summarizes new block ranges; until then every query reads them.
+            BlockRangeIndex(fields=["charge_period_start"], name="cost_charge_start_idx"),
             models.Index(
                 fields=["provider_name", "billing_account_id", "billing_period_start"],
                 name="cost_billing_period_idx",
