@@ -13,22 +13,11 @@ from django.db.models import Max, Min
 from finops.models import CostRecord, DailyResourceSpend, IngestRun
 from finops.services.rollups import daily_spend_refresh, reporting_day
 from ingest.services.billing import billing_uri_ingest
+from tests.ingest.billing_fixtures import BILLING_FIXTURES, FIXTURES
 from tests.money import assert_same_money
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
-BILLING_FIXTURES = [
-    "aws-cur/cur-2024-05.csv",
-    "aws-cur2/cur2-2024-05.csv",
-    "azure/azure-ea-actual-2024-05.csv",
-    "azure/azure-mca-amortized-2024-05.csv",
-    "focus/aws-focus-1.2.csv",
-    "focus/gcp-focus-1.0-snake.csv",
-    "gcp/gcp-billing-2024-05.csv",
-    "gcp/gcp-billing-2024-05.jsonl",
-    "oci/oci-cost-2024-05-01-0001.csv",
-]
 KEY = ("day", "resource_id", "resource_name", "workload_id", "team_id", "provider_name", "service_name",
        "billing_currency")
 

@@ -20,22 +20,11 @@ from finops.services.rollups import daily_spend_refresh
 from finops.services.tco import cost_records_classify
 from ingest.services.billing import billing_uri_ingest
 from tests.factories import AllocationRuleFactory, TcoRuleFactory, WorkloadFactory
+from tests.ingest.billing_fixtures import BILLING_FIXTURES, FIXTURES
 from tests.money import assert_same_money
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
-BILLING_FIXTURES = [
-    "aws-cur/cur-2024-05.csv",
-    "aws-cur2/cur2-2024-05.csv",
-    "azure/azure-ea-actual-2024-05.csv",
-    "azure/azure-mca-amortized-2024-05.csv",
-    "focus/aws-focus-1.2.csv",
-    "focus/gcp-focus-1.0-snake.csv",
-    "gcp/gcp-billing-2024-05.csv",
-    "gcp/gcp-billing-2024-05.jsonl",
-    "oci/oci-cost-2024-05-01-0001.csv",
-]
 OUTCOME = ("workload_id", "tco_category", "is_gpu", "managed_premium_share")
 ROLLUP = ("day", "workload_id", "team_id", "provider_name", "service_name", "service_category", "charge_category",
           "billing_currency", "tco_category", "is_gpu", "record_count")
