@@ -571,7 +571,7 @@ PHASES = (
     Phase("sha256 of the files (listing the delivery)", "ingest.sources", "_local_file"),
     Phase(READ_WRITE, "ingest.gpu_loader", "gpu_batches_write"),
     Phase("read: nvidia-smi CSV -> Arrow", "ingest.gpu_readers.nvidia_smi", "_batches", READ_WRITE, True),
-    Phase("COPY", "ingest.table_writer", "_copy", READ_WRITE),
+    Phase("COPY", "ingest.table_writer", "TableAppender.append", READ_WRITE),
     Phase("COPY: batch -> CSV text (pyarrow)", "pyarrow.csv", "write_csv", "COPY"),
     Phase("per-host spans (GpuLoadResult.add)", "ingest.gpu_loader", "GpuLoadResult.add", READ_WRITE),
     Phase("replace earlier samples (gpu_spans_replace)", "ingest.gpu_loader", "gpu_spans_replace"),
@@ -630,7 +630,7 @@ class PhaseClock:
         """Each phase's time less that of the phases within it."""
         own = dict(self.seconds)
         for phase in PHASES:
-            if phase.within and phase.label in self.seconds:
+            if phase.within in own and phase.label in self.seconds:
                 own[phase.within] -= self.seconds[phase.label]
         return own
 
