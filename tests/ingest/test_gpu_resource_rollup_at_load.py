@@ -10,25 +10,15 @@ from pathlib import Path
 import pytest
 from django.db.models import Max, Min
 
-from finops.models import CostRecord, DailyResourceSpend, IngestRun
+from finops.models import CostRecord, DailyResourceSpend
 from finops.services.rollups import daily_spend_refresh, reporting_day
-from ingest.services.billing import billing_uri_ingest
-from tests.ingest.billing_fixtures import BILLING_FIXTURES, FIXTURES
+from tests.ingest.billing_fixtures import BILLING_FIXTURES, FIXTURES, ingest
 from tests.money import assert_same_money
 
 pytestmark = pytest.mark.django_db
 
 KEY = ("day", "resource_id", "resource_name", "workload_id", "team_id", "provider_name", "service_name",
        "billing_currency")
-
-
-def ingest(tmp_path: Path, name: str, data: bytes) -> IngestRun:
-    folder = tmp_path / f"delivery-{len(list(tmp_path.iterdir()))}"
-    folder.mkdir()
-    (folder / name).write_bytes(data)
-    [run] = billing_uri_ingest(uri=str(folder / name))
-    assert run.status == IngestRun.Status.SUCCEEDED, run.error
-    return run
 
 
 def resource_rollup() -> dict[tuple, Decimal]:

@@ -20,7 +20,7 @@ from finops.services.rollups import daily_spend_refresh
 from finops.services.tco import cost_records_classify
 from ingest.services.billing import billing_uri_ingest
 from tests.factories import AllocationRuleFactory, TcoRuleFactory, WorkloadFactory
-from tests.ingest.billing_fixtures import BILLING_FIXTURES, FIXTURES
+from tests.ingest.billing_fixtures import BILLING_FIXTURES, FIXTURES, ingest
 from tests.money import assert_same_money
 
 pytestmark = pytest.mark.django_db
@@ -29,15 +29,6 @@ OUTCOME = ("workload_id", "tco_category", "is_gpu", "managed_premium_share")
 ROLLUP = ("day", "workload_id", "team_id", "provider_name", "service_name", "service_category", "charge_category",
           "billing_currency", "tco_category", "is_gpu", "record_count")
 ROLLUP_MONEY = ("billed_cost", "effective_cost", "list_cost", "managed_premium", "tokens")
-
-
-def ingest(tmp_path: Path, name: str, data: bytes) -> IngestRun:
-    folder = tmp_path / f"delivery-{len(list(tmp_path.iterdir()))}"
-    folder.mkdir()
-    (folder / name).write_bytes(data)
-    [run] = billing_uri_ingest(uri=str(folder / name))
-    assert run.status == IngestRun.Status.SUCCEEDED, run.error
-    return run
 
 
 def outcomes() -> dict[int, tuple]:
