@@ -43,6 +43,14 @@ def visible_teams(user) -> QuerySet[Team]:
     return Team.objects.filter(memberships__user=user).distinct()
 
 
+def team_scoped(rows: QuerySet, user) -> QuerySet:
+    """Rows with a `team` (rollups, initiatives) that `user` may see. Rows of no team
+    (unallocated spend) belong to no one's team, so only those who see every team see them."""
+    if user_sees_all_teams(user):
+        return rows
+    return rows.filter(team__in=visible_teams(user))
+
+
 def workloads_for_user(user) -> QuerySet[Workload]:
     return Workload.objects.filter(team__in=visible_teams(user)).select_related("team")
 

@@ -25,18 +25,12 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from finops.models import GpuDeviceDaily, GpuWorkloadHourly
-from finops.selectors.access import user_sees_all_teams, visible_teams
+from finops.selectors.access import team_scoped
 from finops.selectors.gpu_resources import resource_matched_waste
 from finops.selectors.spend import SpendFilter, daily_spend_for_user
 
 GPU_COMPUTE_CATEGORIES = ("Compute", "AI and Machine Learning")
 CENT = Decimal("0.01")
-
-
-def _visible(rows, user):
-    if user_sees_all_teams(user):
-        return rows
-    return rows.filter(team__in=visible_teams(user))
 
 
 def _period_hours(user, spend_filter: SpendFilter, rows):
@@ -45,7 +39,7 @@ def _period_hours(user, spend_filter: SpendFilter, rows):
     # hundreds of thousands and sorted them on disk instead of hashing (2x slower), and could
     # never use the hour index.
     tz = timezone.get_current_timezone()
-    rows = _visible(rows, user).filter(
+    rows = team_scoped(rows, user).filter(
         hour__gte=datetime.combine(spend_filter.start, time.min, tzinfo=tz),
         hour__lt=datetime.combine(spend_filter.end + timedelta(days=1), time.min, tzinfo=tz),
     )
@@ -85,7 +79,7 @@ def utilization_heatmap(*, user, spend_filter: SpendFilter, limit: int = 60) -> 
     the ones to act on. Hours without samples are left out."""
     # Both the choice and the hours come from one row per device-day, which carries its hours.
     device_days = _subject(
-        _visible(GpuDeviceDaily.objects.all(), user).filter(day__gte=spend_filter.start, day__lte=spend_filter.end),
+        team_scoped(GpuDeviceDaily.objects.all(), user).filter(day__gte=spend_filter.start, day__lte=spend_filter.end),
         spend_filter,
     )
     chosen = list(

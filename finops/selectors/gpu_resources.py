@@ -27,7 +27,7 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 
 from finops.models import DailyResourceSpend, GpuDeviceDaily
-from finops.selectors.access import user_sees_all_teams, visible_teams
+from finops.selectors.access import team_scoped
 from finops.selectors.spend import SpendFilter
 
 UNALLOCATED = "Unallocated"
@@ -51,10 +51,7 @@ def host_matches_resource(host: str, *, resource_id: str, resource_name: str) ->
 def resource_spend_for_user(user) -> QuerySet[DailyResourceSpend]:
     """The GPU resource rows a user may see: their teams' (the team of the resource's workload);
     unallocated resources belong to no team, so only those who see every team see them."""
-    rows = DailyResourceSpend.objects.all()
-    if user_sees_all_teams(user):
-        return rows
-    return rows.filter(team__in=visible_teams(user))
+    return team_scoped(DailyResourceSpend.objects.all(), user)
 
 
 @dataclass(frozen=True)

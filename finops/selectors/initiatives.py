@@ -27,7 +27,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from finops.models import DailySpend, InferenceVolume, Initiative, Workload
-from finops.selectors.access import user_sees_all_teams, visible_teams
+from finops.selectors.access import team_scoped, visible_teams
 
 CENT = Decimal("0.01")
 DAYS_PER_MONTH = Decimal("30.4375")  # 365.25 / 12
@@ -37,10 +37,7 @@ DAYS_FOR_MEDIUM, DAYS_FOR_HIGH = 7, 14
 
 
 def initiatives_for_user(user) -> QuerySet[Initiative]:
-    rows = Initiative.objects.select_related("team", "owner").prefetch_related("workloads")
-    if user_sees_all_teams(user):
-        return rows
-    return rows.filter(team__in=visible_teams(user))
+    return team_scoped(Initiative.objects.select_related("team", "owner").prefetch_related("workloads"), user)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from django.db.models import F, Max, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
 
 from finops.models import DailySpend, Team, Workload
-from finops.selectors.access import user_sees_all_teams, visible_teams
+from finops.selectors.access import team_scoped, user_sees_all_teams, visible_teams
 
 GROUPS = {
     "team": "team__name",
@@ -48,10 +48,7 @@ class SpendFilter:
 def daily_spend_for_user(user) -> QuerySet[DailySpend]:
     """The rollup rows a user may see. Unallocated spend belongs to no team, so only those
     who see every team see it."""
-    rows = DailySpend.objects.all()
-    if user_sees_all_teams(user):
-        return rows
-    return rows.filter(team__in=visible_teams(user))
+    return team_scoped(DailySpend.objects.all(), user)
 
 
 def spend_totals_by_currency(*, user, spend_filter: SpendFilter) -> dict[str, Decimal]:
