@@ -196,3 +196,32 @@ def test_a_focus_1_0_export_has_neither_column_and_leaves_both_blank():
 
     assert set(table["invoice_id"].to_pylist()) == {""}
     assert set(table["service_subcategory"].to_pylist()) == {""}  # not derived from the category
+
+
+def test_a_value_of_the_longest_storable_length_in_multibyte_characters_is_kept():
+    name = "é" * 200  # 200 characters, 400 bytes: ServiceName stores at most 200 characters
+    data = replace_cell(AWS_FOCUS.read_text(encoding="utf-8-sig"), line=2, column="ServiceName", value=name)
+
+    table = read_all(data.encode())
+
+    assert table["service_name"].to_pylist()[0] == name
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [(" 7.25 ", Decimal("7.25")), ("+1E2", Decimal("100")), (".5", Decimal("0.5")), ("-0.0000000001", Decimal("-1E-10"))],
+)
+def test_numbers_in_every_spelling_exports_use_are_read_exactly(value, stored):
+    data = replace_cell(AWS_FOCUS.read_text(encoding="utf-8-sig"), line=2, column="BilledCost", value=value)
+
+    table = read_all(data.encode())
+
+    assert table["billed_cost"].to_pylist()[0] == stored
+
+
+@pytest.mark.parametrize("value", ["12345678901234567890", "1.5.2", "0x10", "NaN", "1,5"])
+def test_a_number_the_column_cannot_hold_exactly_is_an_error_at_its_cell(value):
+    data = replace_cell(AWS_FOCUS.read_text(encoding="utf-8-sig"), line=3, column="BilledCost", value=value)
+
+    with pytest.raises(IngestError, match="line 3, column 'BilledCost'"):
+        read_all(data.encode())
