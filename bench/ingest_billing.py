@@ -532,10 +532,13 @@ PHASE_TARGETS = (
 READER_THREAD_PHASES = {"read: CSV parse (pyarrow)", "read: text -> exact types"}
 
 
-def phases_measure(dbs: Databases, export: GeneratedExport) -> tuple[dict[str, float], float, list[str]]:
+def phases_measure(
+    dbs: Databases, export: GeneratedExport
+) -> tuple[dict[str, float], float, list[str], dict[str, float]]:
     """One in-process `ingest_billing` with timers around each phase.
 
-    Returns {phase: seconds}, the total, and the phases whose functions could not be found."""
+    Returns {phase: seconds}, the total, the phases whose functions could not be found, and the
+    CPU seconds of the PostgreSQL backend and of this process over the run."""
     from django.core.management import call_command
     from django.db import connections
 
@@ -552,17 +555,24 @@ def phases_measure(dbs: Databases, export: GeneratedExport) -> tuple[dict[str, f
         connection = connections["default"]
         timed_commit = clock.timed("COMMIT", connection.commit)
         patches.enter_context(mock.patch.object(connection, "commit", timed_commit))
+        connection.ensure_connection()
+        backend = connection.connection.info.backend_pid
+        backend_cpu, process_cpu = _process_cpu_seconds(backend), time.process_time()
         started = time.perf_counter()
         quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
         call_command("ingest_billing", str(export.path), format="focus", **quiet)
         total = time.perf_counter() - started
+        cpu = {
+            "PostgreSQL backend": _process_cpu_seconds(backend) - backend_cpu,
+            "this process, all threads": time.process_time() - process_cpu,
+        }
     connections.close_all()  # the database is dropped or recreated next
     loaded_check(dbs, export)
 
     seconds = dict(clock.seconds)
     if "COPY (total)" in seconds:  # it contains the CSV serialisation; report the rest on its own
         serialising = seconds.get("COPY: batch -> CSV text", 0)
-        seconds["COPY: send + server-side load"] = seconds.pop("COPY (total)") - serialising
+        seconds["waiting for PostgreSQL (COPY queue full, COPY end)"] = seconds.pop("COPY (total)") - serialising
     threaded = {phase: seconds.pop(phase) for phase in READER_THREAD_PHASES if phase in seconds}
     if "waiting for the reader thread" not in seconds:  # no reader thread: the reader runs in line
         seconds |= threaded
@@ -570,7 +580,17 @@ def phases_measure(dbs: Databases, export: GeneratedExport) -> tuple[dict[str, f
     seconds["other (Django, run bookkeeping)"] = total - sum(seconds.values())
     seconds |= {f"{phase} [reader thread, in parallel]": s for phase, s in threaded.items()}
     missing = sorted({phase for phase, *_ in PHASE_TARGETS} - found)
-    return seconds, total, missing
+    return seconds, total, missing, cpu
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (the PostgreSQL backend serving this connection), from
+    /proc; nan when the server runs on another machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _patch_everywhere(
@@ -639,7 +659,7 @@ def measurements_print(raw: list[Run], product: list[Run]) -> None:
     print(f"peak RSS of ingest_billing: {peak:.0f} MB  (target < 300 MB: {verdict})")
 
 
-def phases_print(seconds: dict[str, float], total: float, rows: int, missing: list[str]) -> None:
+def phases_print(seconds: dict[str, float], total: float, rows: int, missing: list[str], cpu: dict[str, float]) -> None:
     main = sorted(((p, s) for p, s in seconds.items() if "[reader thread" not in p), key=lambda item: -item[1])
     reader = sorted(((p, s) for p, s in seconds.items() if "[reader thread" in p), key=lambda item: -item[1])
     table_print(
@@ -651,6 +671,8 @@ def phases_print(seconds: dict[str, float], total: float, rows: int, missing: li
     )
     if missing:
         print(f"(not timed: no function of theirs found in the code: {'; '.join(missing)})")
+    print("CPU over the same run: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in cpu.items())
+          + f" (wall {total:.2f} s, 2 cores: whichever is longest, plus what cannot overlap, sets the wall)")
 
 
 def scale_print(runs: list[Run]) -> None:
@@ -733,7 +755,7 @@ def main() -> None:
                 last = product[-1]
                 step(f"  {last.seconds:.2f} s, peak RSS {last.peak_rss_mb:.0f} MB, totals exact")
             step("phase breakdown (in-process run)")
-            seconds, total, missing = phases_measure(dbs, export)
+            seconds, total, missing, cpu = phases_measure(dbs, export)
             scale = [sorted(product, key=lambda run: run.seconds)[len(product) // 2]]
             if args.scale_rows:
                 export.path.unlink()  # the big file needs the disk space more
@@ -750,7 +772,7 @@ def main() -> None:
     # Other processes on the machine skew every figure; the load average says how much.
     print(f"load average at start {load_start[0]:.2f}, at end {os.getloadavg()[0]:.2f}")
     measurements_print(raw, product)
-    phases_print(seconds, total, export.rows, missing)
+    phases_print(seconds, total, export.rows, missing, cpu)
     scale_print(scale)
 
 

@@ -43,17 +43,29 @@ class IntegerKeyMemo:
         self._results: pa.Array | None = None
 
     def of(self, keys: np.ndarray) -> pa.Array:
-        distinct = np.unique(keys)
-        unknown = distinct
-        if len(self._keys):
-            found = np.minimum(np.searchsorted(self._keys, distinct), len(self._keys) - 1)
-            unknown = distinct[self._keys[found] != distinct]
-        if len(unknown):
+        if len(keys) > 1 and keys[0] == keys[-1] and (keys == keys[0]).all():  # one value, as a billing period
+            return self.of(keys[:1]).take(np.zeros(len(keys), dtype=np.int64))
+        # Looked up first, and only the keys not found are made distinct: after the first
+        # batches nearly every key is known, and np.unique of them all cost more than the rest.
+        found = self._found(keys)
+        if found is None:
+            unknown = np.unique(keys if not len(self._keys) else keys[self._keys[self._clipped(keys)] != keys])
             if len(self._keys) + len(unknown) > self._limit:
                 self._clear()
-                unknown = distinct
+                unknown = np.unique(keys)
             self._learn(unknown)
-        return self._results.take(self._positions[np.searchsorted(self._keys, keys)])
+            found = self._found(keys)
+        return self._results.take(self._positions[found])
+
+    def _clipped(self, keys: np.ndarray) -> np.ndarray:
+        return np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+
+    def _found(self, keys: np.ndarray) -> np.ndarray | None:
+        """Each key's index in self._keys, or None if any key is not there."""
+        if not len(self._keys):
+            return None if len(keys) else np.empty(0, dtype=np.int64)
+        index = self._clipped(keys)
+        return index if (self._keys[index] == keys).all() else None
 
     def _learn(self, keys: np.ndarray) -> None:
         results = self._compute(keys)

@@ -112,6 +112,11 @@ def test_the_integer_key_memo_computes_each_key_once_and_looks_the_rest_up():
     # Beyond the limit the memo starts afresh, and still answers every key.
     assert memo.of(np.array([1, 2, 7, 9])).to_pylist() == ["<1>", "<2>", "<7>", "<9>"]
     assert computed == [3, 5, 9, 4, 1, 2, 7, 9]
+    # A column of one repeated key (a billing period) computes it once too.
+    assert memo.of(np.array([8, 8, 8])).to_pylist() == ["<8>"] * 3
+    assert memo.of(np.array([7, 7])).to_pylist() == ["<7>"] * 2
+    assert memo.of(np.array([], dtype=np.int64)).to_pylist() == []
+    assert computed == [3, 5, 9, 4, 1, 2, 7, 9, 8]
 
 
 @override_settings(TIME_ZONE="America/St_Johns")
