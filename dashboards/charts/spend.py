@@ -1,7 +1,6 @@
-from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
-import plotly.graph_objects as go
+from dashboards.charts import Figure, figure, jsonable, trace
 
 UNALLOCATED = "Unallocated"
 PERIOD_MS = {"day": 24 * 3600 * 1000, "week": 7 * 24 * 3600 * 1000, "month": 30 * 24 * 3600 * 1000}
@@ -10,21 +9,29 @@ TICK_FORMAT = {"day": "%-d %b", "week": "%-d %b", "month": "%b %Y"}
 
 def stacked_spend_figure(
     rows: list[dict], *, currency: str, start: date, end: date, granularity: str = "day", group_label: str = "Team"
-) -> go.Figure:
+) -> Figure:
     """Stacked effective cost per period and group; spend no rule allocated is its own series.
 
     `rows` are {period, group, effective_cost} in one currency.
     """
-    series: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
+    series: dict[str, tuple[list, list]] = {}
+    period_text: dict[date, str] = {}  # a period is shared by every group: written once
     for row in rows:
-        periods, amounts = series[row["group"] or UNALLOCATED]
-        periods.append(row["period"])
+        name = row["group"] or UNALLOCATED
+        if name not in series:
+            series[name] = ([], [])
+        periods, amounts = series[name]
+        period = row["period"]
+        if (text := period_text.get(period)) is None:
+            text = period_text[period] = jsonable(period)
+        periods.append(text)
         # Plotly draws floats; the exact Decimal stays in storage, totals and downloads.
         amounts.append(float(row["effective_cost"]))
-    figure = go.Figure()
+    data = []
     for name in sorted(series, key=lambda name: (name == UNALLOCATED, name)):
         periods, amounts = series[name]
-        figure.add_bar(
+        data.append(trace(
+            "bar",
             x=periods,
             y=amounts,
             name=name,
@@ -33,9 +40,10 @@ def stacked_spend_figure(
             width=0.8 * PERIOD_MS[granularity],
             offset=0.1 * PERIOD_MS[granularity] if granularity != "day" else None,
             hovertemplate=f"%{{x|{TICK_FORMAT[granularity]} %Y}}<br>{name}: %{{y:,.2f}} {currency}<extra></extra>",
-        )
+        ))
     axis_end = end + timedelta(days={"day": 1, "week": 7, "month": 31}[granularity])
-    figure.update_layout(
+    return figure(
+        data,
         barmode="stack",
         showlegend=True,
         margin={"l": 60, "r": 20, "t": 30, "b": 40},
@@ -49,7 +57,6 @@ def stacked_spend_figure(
             "tickformat": TICK_FORMAT[granularity],
         },
     )
-    return figure
 
 
 def _noon_before(day: date) -> datetime:

@@ -1,15 +1,14 @@
 from collections import defaultdict
 from decimal import Decimal
 
-import plotly.graph_objects as go
-
+from dashboards.charts import Figure, figure, trace
 from finops.selectors.tco import CATEGORY_LABELS
 
 UNALLOCATED = "Unallocated"
 TEAM_ONLY = "(team-wide)"
 
 
-def tco_treemap_figure(rows: list[dict], *, currency: str) -> go.Figure:
+def tco_treemap_figure(rows: list[dict], *, currency: str) -> Figure:
     """Team → workload → TCO category, sized by cost; `rows` from tco_breakdown in one currency.
     Credits (negative amounts) cannot size a tile and are left to the table and the CSV."""
     tiles: dict[tuple, Decimal] = defaultdict(Decimal)
@@ -30,32 +29,29 @@ def tco_treemap_figure(rows: list[dict], *, currency: str) -> go.Figure:
         labels.append(category)
         parents.append(f"{team}/{workload}")
         values.append(float(amount))
-    figure = go.Figure(
-        go.Treemap(
-            ids=ids, labels=labels, parents=parents, values=values, branchvalues="remainder",
-            hovertemplate=f"%{{id}}<br>%{{value:,.2f}} {currency}<extra></extra>",
-            texttemplate="%{label}<br>%{value:,.0f}",
-        )
+    treemap = trace(
+        "treemap",
+        ids=ids, labels=labels, parents=parents, values=values, branchvalues="remainder",
+        hovertemplate=f"%{{id}}<br>%{{value:,.2f}} {currency}<extra></extra>",
+        texttemplate="%{label}<br>%{value:,.0f}",
     )
-    figure.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=480)
-    return figure
+    return figure([treemap], margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=480)
 
 
-def tco_waterfall_figure(bars: list[dict], *, currency: str) -> go.Figure:
+def tco_waterfall_figure(bars: list[dict], *, currency: str) -> Figure:
     """From the GPU line to the full TCO; `bars` from tco_waterfall for one currency."""
-    figure = go.Figure(
-        go.Waterfall(
-            x=[bar["label"] for bar in bars],
-            y=[float(bar["amount"]) for bar in bars],
-            measure=[bar["measure"] for bar in bars],
-            hovertemplate=f"%{{x}}: %{{y:,.2f}} {currency}<extra></extra>",
-            connector={"line": {"width": 1}},
-        )
+    waterfall = trace(
+        "waterfall",
+        x=[bar["label"] for bar in bars],
+        y=[float(bar["amount"]) for bar in bars],
+        measure=[bar["measure"] for bar in bars],
+        hovertemplate=f"%{{x}}: %{{y:,.2f}} {currency}<extra></extra>",
+        connector={"line": {"width": 1}},
     )
-    figure.update_layout(
+    return figure(
+        [waterfall],
         showlegend=False,
         margin={"l": 70, "r": 20, "t": 30, "b": 80},
         yaxis={"title": {"text": currency}, "tickformat": ",.0f"},
         xaxis={"tickangle": -30},
     )
-    return figure

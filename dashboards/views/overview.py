@@ -2,7 +2,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from dashboards.views.common import filtered, page_context
-from dashboards.views.spend import spend_charts
+from dashboards.views.spend import FIGURE_AMOUNTS, spend_charts
 from finops.selectors import overview as kpis
 from finops.selectors.spend import spend_aggregate, spend_totals_by_currency
 
@@ -11,7 +11,9 @@ from finops.selectors.spend import spend_aggregate, spend_totals_by_currency
 def overview(request, form):
     spend_filter, user = form.spend_filter(), request.user
     as_of = min(form.cleaned_data["end"], timezone.localdate())
-    rows = spend_aggregate(user=user, spend_filter=spend_filter, group_by="team", granularity="day")
+    rows = spend_aggregate(
+        user=user, spend_filter=spend_filter, group_by="team", granularity="day", amounts=FIGURE_AMOUNTS
+    )
     context = page_context(request, form) | {
         "as_of": as_of,
         "totals": spend_totals_by_currency(user=user, spend_filter=spend_filter),

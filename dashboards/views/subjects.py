@@ -15,6 +15,7 @@ from dashboards.forms import DashboardFilterForm
 from dashboards.views.common import invalid_page, page_context
 from dashboards.views.initiatives import _row as initiative_row
 from dashboards.views.checklist import evidence_link
+from dashboards.views.spend import FIGURE_AMOUNTS
 from finops.selectors.access import visible_teams, workloads_for_user
 from finops.selectors.benchmarks import cheapest_benchmark
 from finops.selectors.build_vs_buy import build_vs_buy
@@ -57,7 +58,7 @@ def workload_page(request, pk: int):
         return invalid
     data, user = form.cleaned_data, request.user
     spend_filter = SpendFilter(start=data["start"], end=data["end"], team=workload.team, workload=workload)
-    spend = spend_aggregate(user=user, spend_filter=spend_filter, group_by="service", granularity="day")
+    spend = spend_aggregate(user=user, spend_filter=spend_filter, group_by="service", granularity="day", amounts=FIGURE_AMOUNTS)
     idle_waste = idle_waste_by_workload(user=user, spend_filter=spend_filter)
     breakdown = tco_breakdown(user=user, spend_filter=spend_filter, idle_waste=idle_waste)
     waterfalls = tco_waterfall(user=user, spend_filter=spend_filter, breakdown=breakdown)
@@ -102,7 +103,7 @@ def team_page(request, pk: int):
         return invalid
     data, user = form.cleaned_data, request.user
     spend_filter = SpendFilter(start=data["start"], end=data["end"], team=team)
-    spend = spend_aggregate(user=user, spend_filter=spend_filter, group_by="workload", granularity="day")
+    spend = spend_aggregate(user=user, spend_filter=spend_filter, group_by="workload", granularity="day", amounts=FIGURE_AMOUNTS)
     breakdown = tco_breakdown(user=user, spend_filter=spend_filter)
     charts = []
     for currency in sorted({row["billing_currency"] for row in spend}):

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from finops.api.flat import FlatRowsSerializer
 from finops.models import AllocationRule, CostRecord, IngestRun, Team, Workload
 from finops.selectors.spend import GRANULARITIES, GROUPS
 
@@ -68,3 +69,6 @@ class SpendRowSerializer(serializers.Serializer):
     billed_cost = serializers.DecimalField(max_digits=24, decimal_places=10)
     effective_cost = serializers.DecimalField(max_digits=24, decimal_places=10)
     tokens = serializers.DecimalField(max_digits=28, decimal_places=10)
+
+    class Meta:
+        list_serializer_class = FlatRowsSerializer  # ~9,000 rows for a year by day

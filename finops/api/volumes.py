@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
+from finops.api.flat import FlatRowsSerializer
 from finops.models import InferenceVolume, Workload
 from finops.selectors.access import workloads_for_user
 from finops.selectors.spend import SpendFilter
@@ -98,6 +99,9 @@ class UnitCostSerializer(serializers.Serializer):
     tokens = serializers.DecimalField(max_digits=28, decimal_places=10)
     cost_per_1k_requests = serializers.DecimalField(max_digits=28, decimal_places=10, allow_null=True)
     cost_per_1m_tokens = serializers.DecimalField(max_digits=28, decimal_places=10, allow_null=True)
+
+    class Meta:
+        list_serializer_class = FlatRowsSerializer  # a row per workload and day
 
 
 class UnitCostView(generics.GenericAPIView):

@@ -20,9 +20,9 @@ from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import OuterRef, Q, Subquery, Sum
 
-from finops.models import TcoLineItem
+from finops.models import Team, TcoLineItem, Workload
 from finops.models.tco import HIDDEN_CATEGORIES, UNCLASSIFIED, TcoCategory
 from finops.selectors.access import visible_teams
 from finops.selectors.gpu import idle_waste_by_workload
@@ -148,21 +148,27 @@ def _key(team_id, workload_id, currency: str, category: str, *, is_gpu: bool = F
 
 
 def _add_bill(amounts: dict, names: dict, *, user, spend_filter: SpendFilter) -> None:
+    # Grouped by ids, the names read per group afterwards: grouping by the joined names too made
+    # PostgreSQL expect a group per row and sort a year's rows on disk (67 ms instead of 16 ms).
     rows = (
         spend_filter.apply(daily_spend_for_user(user))
-        .values("team_id", "team__name", "workload_id", "workload__name", "billing_currency",
-                "tco_category", "is_gpu")
+        .values("team_id", "workload_id", "billing_currency", "tco_category", "is_gpu")
         .annotate(effective=Sum("effective_cost"), premium=Sum("managed_premium"))
+        .annotate(team_name=_name_of(Team, "team_id"), workload_name=_name_of(Workload, "workload_id"))
         .order_by()
     )
     for row in rows:
-        names["team"][row["team_id"]] = row["team__name"]
-        names["workload"][row["workload_id"]] = row["workload__name"]
+        names["team"][row["team_id"]] = row["team_name"]
+        names["workload"][row["workload_id"]] = row["workload_name"]
         owner = (row["team_id"], row["workload_id"], row["billing_currency"])
         premium = row["premium"] or Decimal(0)
         amounts[_key(*owner, row["tco_category"], is_gpu=row["is_gpu"])] += row["effective"] - premium
         if premium:
             amounts[_key(*owner, TcoCategory.MANAGED_SERVICE_PREMIUM)] += premium
+
+
+def _name_of(model, id_field: str) -> Subquery:
+    return Subquery(model.objects.filter(pk=OuterRef(id_field)).order_by().values("name"))
 
 
 def _move_idle_waste(amounts: dict, idle_waste: list[dict]) -> None:

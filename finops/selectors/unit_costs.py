@@ -27,6 +27,12 @@ def unit_costs_daily(*, user, spend_filter: SpendFilter) -> list[dict]:
     volumes = InferenceVolume.objects.filter(
         workload__in=workloads_for_user(user), day__gte=spend_filter.start, day__lte=spend_filter.end
     ).values("workload_id", "day", "requests", "input_tokens", "output_tokens")
+    # Only the volumes of the spend's workloads are read below: a workload's page needs its own,
+    # not a year of every workload's.
+    if spend_filter.workload:
+        volumes = volumes.filter(workload=spend_filter.workload)
+    if spend_filter.team:
+        volumes = volumes.filter(workload__team=spend_filter.team)
     by_key: dict[tuple, dict] = defaultdict(dict)
     for volume in volumes:
         by_key[(volume["workload_id"], volume["day"])] = volume

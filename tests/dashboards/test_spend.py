@@ -4,10 +4,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import F, Sum
+from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from finops.models import DailySpend, TeamMembership
+from finops.selectors.spend import SpendFilter, spend_aggregate
 from tests.factories import MembershipFactory, TeamFactory, UserFactory, WorkloadFactory
 
 pytestmark = pytest.mark.django_db
@@ -190,3 +193,52 @@ def test_the_filter_bar_offers_a_service_as_soon_as_the_rollup_has_it(client):
     assert services() == ["Amazon EC2"]
     spend("Amazon S3")
     assert services() == ["Amazon EC2", "Amazon S3"]
+
+
+@pytest.mark.parametrize("granularity", ["day", "week", "month"])
+def test_spend_by_team_has_the_rows_of_a_grouping_by_team_name(org, granularity):
+    """spend_aggregate groups by team id and reads the names afterwards (a faster plan); with
+    unique team names the rows, their order (unallocated included) and their sums are those of a
+    grouping by the team's name."""
+    leader = MembershipFactory(team=org["search"], role=TeamMembership.Role.LEADER).user
+    spend(amount="3.3333333333", day=TODAY - timedelta(days=3), provider="Azure")
+    spend(workload=org["tagger"], amount="0.0000000001", day=TODAY - timedelta(days=3))
+    period = {"day": F("day"), "week": TruncWeek("day"), "month": TruncMonth("day")}[granularity]
+    by_name = list(
+        DailySpend.objects.annotate(period=period, group=F("team__name"))
+        .values("period", "group", "billing_currency")
+        .annotate(billed_cost=Sum("billed_cost"), effective_cost=Sum("effective_cost"), tokens=Sum("tokens"))
+        .order_by("period", "billing_currency", "group")
+    )
+
+    rows = spend_aggregate(user=leader, spend_filter=SpendFilter(start=TODAY - timedelta(days=60), end=TODAY),
+                           group_by="team", granularity=granularity)
+
+    assert rows == by_name
+    assert {row["group"] for row in rows} == {"Search", "Vision", None}
+    effective_only = spend_aggregate(user=leader, spend_filter=SpendFilter(start=TODAY - timedelta(days=60), end=TODAY),
+                                     group_by="team", granularity=granularity, amounts=("effective_cost",))
+    assert effective_only == [
+        {key: row[key] for key in ("period", "group", "billing_currency", "effective_cost")} for row in by_name
+    ]
+
+
+@pytest.mark.parametrize("granularity", ["day", "month"])
+def test_workloads_of_the_same_name_in_two_teams_stay_apart(org, granularity):
+    leader = MembershipFactory(team=org["search"], role=TeamMembership.Role.LEADER).user
+    search_chat = WorkloadFactory(team=org["search"], name="Chat")
+    vision_chat = WorkloadFactory(team=org["vision"], name="Chat")
+    yesterday = TODAY - timedelta(days=1)
+    spend(workload=search_chat, amount="1.50", day=yesterday)
+    spend(workload=vision_chat, amount="2.25", day=yesterday)
+    window = SpendFilter(start=TODAY - timedelta(days=60), end=TODAY)
+
+    rows = spend_aggregate(user=leader, spend_filter=window, group_by="workload", granularity=granularity)
+
+    chat = {row["group"]: row["effective_cost"] for row in rows if (row["group"] or "").startswith("Chat")}
+    assert chat == {"Chat (Search)": Decimal("1.50"), "Chat (Vision)": Decimal("2.25")}
+    names = {row["group"] for row in rows}
+    assert {"Ranker", "Embedder", "Tagger", None} <= names  # names no other team shares stay as they are
+    member = MembershipFactory(team=org["vision"]).user
+    member_rows = spend_aggregate(user=member, spend_filter=window, group_by="workload", granularity=granularity)
+    assert {row["group"] for row in member_rows} == {"Chat", "Tagger"}

@@ -5,7 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from finops.models import DailySpend, InferenceVolume
+from finops.models import DailySpend, InferenceVolume, TeamMembership
+from finops.selectors.spend import SpendFilter
+from finops.selectors.unit_costs import unit_costs_daily
 from tests.factories import MembershipFactory, TeamFactory, WorkloadFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,3 +53,24 @@ def test_other_teams_see_nothing(client, ranker):
 
     assert response.context["unit_charts"] == []
     assert b"no allocated spend" in response.content
+
+
+def test_a_workload_or_team_filter_keeps_each_days_unit_cost(ranker):
+    """The filtered selector reads only the filtered workloads' volumes; the figures stay those of
+    the unfiltered rows."""
+    sibling = WorkloadFactory(team=ranker.team, name="Sibling")
+    DailySpend.objects.create(
+        day=date(2026, 10, 1), team=ranker.team, workload=sibling, provider_name="AWS", service_name="EC2",
+        service_category="Compute", charge_category="Usage", billing_currency="USD",
+        billed_cost=Decimal("5"), effective_cost=Decimal("5"), list_cost=Decimal("5"), record_count=1,
+    )
+    InferenceVolume.objects.create(workload=sibling, day=date(2026, 10, 1), requests=1000)
+    leader = MembershipFactory(team=ranker.team, role=TeamMembership.Role.LEADER).user
+    period = {"start": date(2026, 10, 1), "end": date(2026, 10, 2)}
+    everything = unit_costs_daily(user=leader, spend_filter=SpendFilter(**period))
+
+    for scope in ({"workload": ranker}, {"workload": sibling}, {"team": ranker.team}):
+        filtered = unit_costs_daily(user=leader, spend_filter=SpendFilter(**period, **scope))
+        kept = {scope["workload"].pk} if "workload" in scope else {ranker.pk, sibling.pk}
+        assert filtered == [row for row in everything if row["workload_id"] in kept]
+    assert [row["cost_per_1k_requests"] for row in everything] == [Decimal("3.0000000000"), Decimal("5.0000000000"), None]
