@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Max, Min, QuerySet, Sum
 
 from finops.models import DailyResourceSpend, GpuDeviceDaily
 from finops.selectors.access import team_scoped
@@ -74,20 +74,28 @@ class ResourceIdleWaste:
 def idle_waste_by_resource_day(*, user, spend_filter: SpendFilter) -> list[ResourceIdleWaste]:
     """Idle waste of every GPU resource the user sees, per day it both was billed and matched a
     host with samples. Resources that match no sampled host that day are left out."""
-    hosts = _host_days(start=spend_filter.start, end=spend_filter.end)
-    if not hosts:
+    sampled = _sampled_hosts(start=spend_filter.start, end=spend_filter.end)
+    if not sampled:
         return []
-    sampled = set().union(*hosts.values())
-    scoped = spend_filter.apply(resource_spend_for_user(user))
+    # Only days with samples can match: a bill read over the whole period when the samples
+    # cover part of it was most of this function's time (a year of resource-days for a month
+    # of samples).
+    first_day = min(host.first_day for host in sampled.values())
+    last_day = max(host.last_day for host in sampled.values())
+    scoped = spend_filter.apply(resource_spend_for_user(user)).filter(day__gte=first_day, day__lte=last_day)
     # Which resources can match is decided once per resource, not per resource-day: a month of
     # a fleet's bill is thousands of resource-days, most often of a few hundred resources.
     names = {
         resource: resource_host_names(*resource)
         for resource in scoped.order_by().values_list("resource_id", "resource_name").distinct()
     }
-    candidates = {resource_id for (resource_id, _), host_names in names.items() if host_names & sampled}
+    candidates = {resource_id for (resource_id, _), host_names in names.items() if host_names & sampled.keys()}
     if not candidates:
         return []
+    # The hosts any row of a candidate can match, as the samples spell them.
+    matchable = set().union(*(host_names for (resource_id, _), host_names in names.items() if resource_id in candidates))
+    spellings = set().union(*(sampled[name].spellings for name in matchable & sampled.keys()))
+    hosts = _host_days(start=first_day, end=last_day, hosts=spellings)
     resources = list(
         scoped.filter(resource_id__in=candidates)
         .values("day", "resource_id", "resource_name", "workload_id", "workload__name", "team_id",
@@ -118,21 +126,45 @@ def idle_waste_by_resource_day(*, user, spend_filter: SpendFilter) -> list[Resou
     return matches
 
 
-def _host_days(*, start: date, end: date) -> dict[date, dict[str, tuple[int, float]]]:
-    """Samples and busy samples (utilization × samples) per day and lowercase host, over every
-    device of the host and every workload its samples are assigned to."""
-    hosts: dict[date, dict[str, tuple[int, float]]] = defaultdict(dict)
+@dataclass
+class SampledHost:
+    first_day: date
+    last_day: date
+    spellings: set[str]  # as the samples write it: hosts match resources whatever their case
+
+
+def _sampled_hosts(*, start: date, end: date) -> dict[str, SampledHost]:
+    """The hosts with samples in the period, by lowercase name."""
+    sampled: dict[str, SampledHost] = {}
     rows = (
         GpuDeviceDaily.objects.filter(day__gte=start, day__lte=end)
-        .values("day", "host")
+        .values_list("host")
+        .annotate(first=Min("day"), last=Max("day"))
+        .order_by()
+    )
+    for host, first, last in rows:
+        known = sampled.setdefault(host.lower(), SampledHost(first, last, set()))
+        known.first_day, known.last_day = min(known.first_day, first), max(known.last_day, last)
+        known.spellings.add(host)
+    return sampled
+
+
+def _host_days(*, start: date, end: date, hosts: set[str]) -> dict[date, dict[str, tuple[int, float]]]:
+    """Samples and busy samples (utilization × samples) per day and lowercase host, over every
+    device of the host and every workload its samples are assigned to; only `hosts`, spelled as
+    the samples spell them."""
+    days: dict[date, dict[str, tuple[int, float]]] = defaultdict(dict)
+    rows = (
+        GpuDeviceDaily.objects.filter(day__gte=start, day__lte=end, host__in=hosts)
+        .values_list("day", "host")
         .annotate(samples=Sum("samples"), busy=Sum("busy_samples"))
         .order_by()
     )
-    for row in rows:
-        name = row["host"].lower()
-        samples, busy = hosts[row["day"]].get(name, (0, 0.0))
-        hosts[row["day"]][name] = (samples + row["samples"], busy + row["busy"])
-    return hosts
+    for day, host, samples, busy in rows:
+        name = host.lower()
+        known_samples, known_busy = days[day].get(name, (0, 0.0))
+        days[day][name] = (known_samples + samples, known_busy + busy)
+    return days
 
 
 @dataclass

@@ -14,6 +14,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from finops.models import GpuDeviceDaily, GpuHourly, GpuWorkloadHourly
+from finops.models.gpu import HOURLY_BUSY_SAMPLES_DTYPE, HOURLY_SAMPLES_DTYPE, hourly_encode
 
 
 def gpu_fleet_rollups_refresh(*, first_hour: datetime, end: datetime) -> None:
@@ -82,8 +83,9 @@ def _device_day_rebuild(hours, *, day, day_start: datetime, day_end: datetime) -
         (
             GpuDeviceDaily(
                 day=day, host=host, gpu_uuid=gpu_uuid, mig_instance=mig_instance, workload_id=workload_id,
-                team_id=team_id, samples=sum(counts), busy_samples=sum(busy), hourly_samples=counts,
-                hourly_busy_samples=busy,
+                team_id=team_id, samples=sum(counts), busy_samples=sum(busy),
+                hourly_samples=hourly_encode(counts, HOURLY_SAMPLES_DTYPE),
+                hourly_busy_samples=hourly_encode(busy, HOURLY_BUSY_SAMPLES_DTYPE),
             )
             for (host, gpu_uuid, mig_instance, workload_id, team_id), (counts, busy) in devices.items()
         ),

@@ -8,9 +8,15 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 
 from finops.models import GpuAssignmentRule, GpuHourly, GpuSample
-from finops.selectors.gpu import gpu_hours_by_workload, idle_waste_by_workload, right_sizing_suggestions
+from finops.selectors.gpu import (
+    gpu_hours_by_workload,
+    idle_waste_by_workload,
+    right_sizing_suggestions,
+    utilization_heatmap,
+)
 from finops.selectors.spend import SpendFilter
 from finops.services.gpu import gpu_hourly_refresh, gpu_samples_assign
 from tests.factories import MembershipFactory, TeamFactory
@@ -59,6 +65,17 @@ def test_a_member_of_another_team_sees_no_gpu_figures(gpus):
     assert gpu_hours_by_workload(user=outsider, spend_filter=DAY_FILTER) == []
     assert idle_waste_by_workload(user=outsider, spend_filter=DAY_FILTER) == []
     assert right_sizing_suggestions(user=outsider, spend_filter=DAY_FILTER) == []
+
+
+def test_someone_who_sees_no_team_gets_no_gpu_figures(gpus):
+    # Scoped to no team at all, the queries are empty before they reach the database.
+    nobody = AnonymousUser()
+
+    assert gpu_hours_by_workload(user=nobody, spend_filter=DAY_FILTER) == []
+    assert utilization_heatmap(user=nobody, spend_filter=DAY_FILTER) == {"hours": [], "devices": [], "values": []}
+    assert idle_waste_by_workload(user=nobody, spend_filter=DAY_FILTER) == []
+    assert right_sizing_suggestions(user=nobody, spend_filter=DAY_FILTER) == []
+    assert right_sizing_suggestions(user=gpus["leader"], spend_filter=DAY_FILTER)  # while the leader gets some
 
 
 def test_unassigned_samples_stay_visible_as_unassigned(gpus):

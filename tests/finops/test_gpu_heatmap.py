@@ -2,14 +2,16 @@
 tests/conftest.py: GPU-A at 90 %, GPU-B at 10 %, GPU-C's MIG slices at 50 % and 20 %, sampled
 every 15 minutes for 24 h."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 
+from finops.models import GpuAssignmentRule, GpuDeviceDaily, GpuSample, IngestRun
 from finops.selectors.gpu import gpu_hours_by_workload, idle_waste_by_workload, right_sizing_suggestions, utilization_heatmap
 from finops.selectors.spend import SpendFilter
+from finops.services.gpu import gpu_hourly_refresh, gpu_samples_assign
 from tests.factories import MembershipFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -69,3 +71,26 @@ def test_right_sizing_from_given_idle_waste_equals_its_own(gpus):
     assert right_sizing_suggestions(user=gpus["leader"], spend_filter=DAY_FILTER, idle_waste=idle_waste) == (
         right_sizing_suggestions(user=gpus["leader"], spend_filter=DAY_FILTER)
     )
+
+
+def test_the_heatmap_lays_each_day_at_its_hours_and_sums_the_workloads_sharing_a_device(gpus):
+    # A second day: host-a at 30 %, its samples split between two workloads by pod, hour by hour.
+    run = IngestRun.objects.create(kind=IngestRun.Kind.GPU, source="day two")
+    next_day = datetime(2026, 10, 2, tzinfo=UTC)
+    GpuSample.objects.bulk_create(
+        GpuSample(ingest_run=run, sampled_at=next_day + timedelta(minutes=15 * i), host="host-a", gpu_uuid="GPU-A",
+                  pod="api-1" if i % 2 else "batch-1", utilization=30.0 if i % 2 else 10.0)
+        for i in range(24 * 4)
+    )
+    GpuAssignmentRule.objects.create(workload=gpus["idle"], pod_pattern="batch-*", priority=1)
+    gpu_samples_assign(samples=GpuSample.objects.filter(ingest_run=run))
+    gpu_hourly_refresh(hosts=["host-a"], earliest=next_day, latest=next_day + timedelta(hours=23, minutes=45))
+    assert GpuDeviceDaily.objects.filter(host="host-a", day=DAY + timedelta(days=1)).count() == 2  # one per workload
+
+    heatmap = utilization_heatmap(user=gpus["leader"], spend_filter=SpendFilter(start=DAY, end=DAY + timedelta(days=1)))
+
+    assert len(heatmap["hours"]) == 48
+    host_a = heatmap["values"][heatmap["devices"].index("host-a · GPU-A")]
+    assert host_a == pytest.approx([90.0] * 24 + [20.0] * 24)  # (2 × 30 + 2 × 10) / 4 samples an hour
+    host_b = heatmap["values"][heatmap["devices"].index("host-b · GPU-B")]
+    assert host_b[:24] == pytest.approx([10.0] * 24) and host_b[24:] == [None] * 24

@@ -167,6 +167,31 @@ def test_workload_days_no_resource_matched_keep_the_per_workload_match(machines)
     assert sum(idle for _, idle, _ in waste.values()) == Decimal("76.80") + Decimal("104.00") + Decimal("19.20") + 72
 
 
+def test_gpu_spend_on_days_without_samples_counts_for_nothing(machines):
+    # The next day's bill: the same GPU resources and workloads, but no GPU sends samples.
+    next_day = START + timedelta(days=1)
+    run = IngestRun.objects.create(kind=IngestRun.Kind.BILLING, source="next day")
+    charges = [
+        *hourly_gpu_charges(run, workload=machines["busy"], hourly="6.00", resource_id="i-0aaa0000000000001",
+                            resource_name="host-a"),
+        *hourly_gpu_charges(run, workload=machines["vm_llm"], hourly="2.00", resource_id=PLAIN_VM_ARN),
+        *hourly_gpu_charges(run, workload=machines["idle"], hourly="5.00", resource_id="i-0fff0000000000009"),
+    ]
+    for charge in charges:
+        charge.charge_period_start += timedelta(days=1)
+        charge.charge_period_end += timedelta(days=1)
+    CostRecord.objects.bulk_create(charges)
+    daily_spend_refresh(earliest=next_day, latest=next_day + timedelta(hours=23))
+    month = SpendFilter(start=DAY - timedelta(days=14), end=DAY + timedelta(days=15))
+
+    assert DailyResourceSpend.objects.filter(day=DAY + timedelta(days=1)).count() == 3
+    assert waste_by_workload(machines["leader"], month) == waste_by_workload(machines["leader"])
+    assert waste_by_workload(machines["member"], month) == waste_by_workload(machines["member"])
+    assert idle_waste_by_resource_day(user=machines["leader"], spend_filter=month) == (
+        idle_waste_by_resource_day(user=machines["leader"], spend_filter=DAY_FILTER)
+    )
+
+
 def test_gpu_hours_per_workload_equal_the_hand_sums(machines):
     rows = {row["workload__name"]: row for row in gpu_hours_by_workload(user=machines["leader"], spend_filter=DAY_FILTER)}
 

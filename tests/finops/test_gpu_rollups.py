@@ -2,7 +2,7 @@
 refresh, and are rebuilt for a new reporting time zone."""
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from io import StringIO
 
@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from finops.models import GpuDeviceDaily, GpuHourly, GpuSample, GpuWorkloadHourly
+from finops.models.gpu import HOURLY_BUSY_SAMPLES_DTYPE, HOURLY_SAMPLES_DTYPE, hourly_decode
 from finops.services.gpu import gpu_hourly_refresh
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +54,10 @@ def test_device_days_count_every_sample_once(gpus):
     assert sorted(days) == [("host-a", "GPU-A", ""), ("host-b", "GPU-B", ""), ("host-c", "GPU-C", "1"), ("host-c", "GPU-C", "2")]
     assert {key: row.samples for key, row in days.items()} == {key: 96 for key in days}
     assert days[("host-b", "GPU-B", "")].busy_samples / days[("host-b", "GPU-B", "")].samples == pytest.approx(10)
+    # Four samples an hour; host-b idles at 10 %, so each hour holds 4 × 10 busy samples.
+    host_b = days[("host-b", "GPU-B", "")]
+    assert hourly_decode(host_b.hourly_samples, HOURLY_SAMPLES_DTYPE).tolist() == [4] * 24
+    assert hourly_decode(host_b.hourly_busy_samples, HOURLY_BUSY_SAMPLES_DTYPE).tolist() == [40.0] * 24
 
 
 def test_a_refresh_after_new_samples_moves_the_rollups_with_it(gpus):
@@ -127,8 +132,46 @@ def test_a_day_when_clocks_go_back_has_25_hours_in_the_heatmap(settings, gpus):
     gpu_hourly_refresh(hosts=["host-dst"], earliest=midnight, latest=midnight + timedelta(hours=24))
 
     [row] = GpuDeviceDaily.objects.filter(host="host-dst")
-    assert (str(row.day), len(row.hourly_samples), row.samples) == ("2026-10-25", 25, 25)
+    hours = hourly_decode(row.hourly_samples, HOURLY_SAMPLES_DTYPE)
+    assert (str(row.day), len(hours), row.samples) == ("2026-10-25", 25, 25)
     day = SpendFilter(start=row.day, end=row.day)
     heatmap = utilization_heatmap(user=gpus["leader"], spend_filter=day)
     assert heatmap["hours"] == [midnight + timedelta(hours=h) for h in range(25)]
     assert heatmap["values"][heatmap["devices"].index("host-dst · GPU-DST")] == pytest.approx([float(h) for h in range(25)])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_binary_hours_migration_converts_every_row_both_ways_exactly():
+    before, after = ("finops", "0010_cost_charge_start_brin"), ("finops", "0011_gpu_device_daily_binary_hours")
+    # Busy sums are float64s whose JSON text has all 17 digits: the bytes must keep every one.
+    counts, busy = [3, 0, 1_000_000], [0.1 + 0.2, 0.0, 1 / 3]
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old_apps = executor.loader.project_state([before]).apps
+    old_daily = old_apps.get_model("finops", "GpuDeviceDaily")
+    old_daily.objects.bulk_create(
+        old_daily(day=date(2026, 10, 1), host=f"h{i}", gpu_uuid="G", samples=sum(counts), busy_samples=sum(busy),
+                  hourly_samples=counts, hourly_busy_samples=busy)
+        for i in range(2001)  # more than one batch of the conversion
+    )
+    try:
+        executor = MigrationExecutor(connection)
+        executor.migrate([after])
+        new_daily = executor.loader.project_state([after]).apps.get_model("finops", "GpuDeviceDaily")
+        rows = list(new_daily.objects.order_by("host"))
+        assert len(rows) == 2001
+        for row in rows:
+            assert hourly_decode(row.hourly_samples, HOURLY_SAMPLES_DTYPE).tolist() == counts
+            assert hourly_decode(row.hourly_busy_samples, HOURLY_BUSY_SAMPLES_DTYPE).tolist() == busy
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([before])
+        old_daily = executor.loader.project_state([before]).apps.get_model("finops", "GpuDeviceDaily")
+        assert {(tuple(row.hourly_samples), tuple(row.hourly_busy_samples)) for row in old_daily.objects.all()} == {
+            (tuple(counts), tuple(busy))
+        }
+        assert old_daily.objects.count() == 2001
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
