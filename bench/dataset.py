@@ -57,8 +57,8 @@ UNTAGGED_SHARE = 0.08  # tagging gaps: instances of tagged workloads that lack t
 STAGING_SHARE = 0.15
 PARTIAL_HOUR_SHARE = 0.03  # instances started or stopped within the hour
 CREDIT_SHARE = 0.002  # negative credit rows
-BIG_TABLES = ("finops_costrecord", "finops_dailyspend", "finops_gpusample", "finops_gpuhourly",
-              "finops_gpuworkloadhourly", "finops_gpudevicedaily", "finops_inferencevolume")
+BIG_TABLES = ("finops_costrecord", "finops_dailyspend", "finops_dailyresourcespend", "finops_gpusample",
+              "finops_gpuhourly", "finops_gpuworkloadhourly", "finops_gpudevicedaily", "finops_inferencevolume")
 ACCOUNTS = {"AWS": "111122223333", "Google Cloud": "01ABCD-23EF45-6789GH", "Microsoft": "8611537"}
 REGIONS = {
     "AWS": ("us-east-1", "us-west-2", "eu-west-1"),
@@ -425,9 +425,27 @@ def cost_records_load(db: BenchDatabase, *, total: int, days: list[date], chunk_
     seconds = time.perf_counter() - started
     for (provider, month), run_id in runs.items():
         IngestRun.objects.filter(pk=run_id).update(rows_loaded=_count_of(run_id))
+    _loaded_periods_record(list(runs.values()))
     return Loaded("cost records: generate + COPY + indexes", loaded, seconds,
                   f"{len(instances):,} instances, {len(entries)} kinds of resource, indexes {index_seconds:.0f} s, "
                   f"effective cost {effective_units / 10**10:,.2f} USD")
+
+
+def _loaded_periods_record(run_ids: list[int]) -> None:
+    """The billing periods each run loaded, as the loader records them (LoadedBillingPeriod):
+    an ingest on top of the dataset finds what it restates, and its rollup the other runs'
+    charges on the same days, through them."""
+    from django.db.models import Max, Min
+
+    from finops.models import CostRecord, LoadedBillingPeriod
+
+    periods = (
+        CostRecord.objects.filter(ingest_run_id__in=run_ids)
+        .values("ingest_run_id", "provider_name", "billing_account_id", "billing_period_start")
+        .annotate(first_charge_start=Min("charge_period_start"), last_charge_start=Max("charge_period_start"))
+        .order_by()
+    )
+    LoadedBillingPeriod.objects.bulk_create(LoadedBillingPeriod(**period) for period in periods)
 
 
 def _count_of(run_id: int) -> int:

@@ -19,9 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.db import connection
-from django.db.models import Max, Min
 
-from finops.models import CostRecord
+from finops.models import CostRecord, LoadedBillingPeriod
 from finops.services.allocation import AllocationMatcher, allocation_matcher_read
 from finops.services.rollups import (
     RESOURCE_DIMENSIONS,
@@ -49,8 +48,9 @@ READ_AHEAD_BATCHES = 4
 # memory is given back and outcomes are computed afresh.
 REMEMBERED_OUTCOMES = 100_000
 # Rows whose rollup columns are kept before they are summed: Arrow sums them in one pass, and a
-# decimal128(38, 10) sum of this many amounts cannot overflow.
-SPEND_SUMMED_ROWS = 32_768
+# decimal128(38, 10) sum of this many amounts cannot overflow. 32,768 held ~15 MB more at the
+# ingest's peak than 8,192, for ~0.1 s less CPU per 300,000 rows.
+SPEND_SUMMED_ROWS = 8_192
 
 
 class RunSpendSums:
@@ -146,7 +146,8 @@ class LoadResult:
     rows_replaced: int = 0
     total_billed_cost: Decimal = Decimal(0)
     total_effective_cost: Decimal = Decimal(0)
-    periods: set[Period] = field(default_factory=set)
+    # The billing periods loaded, each with the first and last charge start of its rows.
+    periods: dict[Period, tuple[datetime, datetime]] = field(default_factory=dict)
     earliest_charge: datetime | None = None
     latest_charge: datetime | None = None
     spend: RunSpendSums = field(default_factory=RunSpendSums)
@@ -156,11 +157,13 @@ class LoadResult:
         self.rows_loaded += batch.num_rows
         self.total_billed_cost += pc.sum(batch["billed_cost"]).as_py() or 0
         self.total_effective_cost += pc.sum(batch["effective_cost"]).as_py() or 0
-        new = _periods(batch) - self.periods
-        self.periods |= new
-        charges = pc.min_max(batch["charge_period_start"]).as_py()
-        self._widen(charges["min"], charges["max"])
-        return new
+        spans = _period_spans(batch)
+        new = spans.keys() - self.periods.keys()
+        for period, (first, last) in spans.items():
+            known = self.periods.get(period, (first, last))
+            self.periods[period] = (min(known[0], first), max(known[1], last))
+            self._widen(first, last)
+        return set(new)
 
     def _widen(self, earliest: datetime | None, latest: datetime | None) -> None:
         if earliest is not None and (self.earliest_charge is None or earliest < self.earliest_charge):
@@ -169,12 +172,35 @@ class LoadResult:
             self.latest_charge = latest
 
 
-def _periods(batch: pa.RecordBatch) -> set[Period]:
+def _period_spans(batch: pa.RecordBatch) -> dict[Period, tuple[datetime, datetime]]:
+    """The billing periods of a batch, each with the first and last charge start of its rows."""
     distinct = [pc.unique(batch[name]) for name in PERIOD_KEY]
     if all(len(values) == 1 for values in distinct):  # the usual batch: one account, one month
-        return {tuple(values[0].as_py() for values in distinct)}
-    keys = pa.table([batch[name] for name in PERIOD_KEY], names=list(PERIOD_KEY)).group_by(list(PERIOD_KEY))
-    return {tuple(row[name] for name in PERIOD_KEY) for row in keys.aggregate([]).to_pylist()}
+        charges = pc.min_max(batch["charge_period_start"]).as_py()
+        return {tuple(values[0].as_py() for values in distinct): (charges["min"], charges["max"])}
+    columns = [*PERIOD_KEY, "charge_period_start"]
+    groups = pa.table([batch[name] for name in columns], names=columns).group_by(list(PERIOD_KEY)).aggregate(
+        [("charge_period_start", "min"), ("charge_period_start", "max")]
+    )
+    return {
+        tuple(row[name] for name in PERIOD_KEY): (row["charge_period_start_min"], row["charge_period_start_max"])
+        for row in groups.to_pylist()
+    }
+
+
+def loaded_periods_record(*, run_id: int, result: LoadResult) -> None:
+    """Record the billing periods the run loaded, once all its rows are written."""
+    LoadedBillingPeriod.objects.bulk_create(
+        LoadedBillingPeriod(
+            ingest_run_id=run_id,
+            provider_name=provider,
+            billing_account_id=account,
+            billing_period_start=start,
+            first_charge_start=first,
+            last_charge_start=last,
+        )
+        for (provider, account, start), (first, last) in sorted(result.periods.items())
+    )
 
 
 class LoadTimeRules:
@@ -287,7 +313,7 @@ def cost_batches_write(
 
 def _period_replace(*, run_id: int, period: Period, result: LoadResult) -> None:
     """Drop what earlier runs loaded for one billing period. This run has written none of its
-    rows yet, so the index finds only rows that go."""
+    rows of the period yet, so only rows that go are found."""
     provider, account, start = period
     if connection.vendor == "postgresql":
         # Two loads restating the same period at once (two files, two workers) would each delete
@@ -295,14 +321,16 @@ def _period_replace(*, run_id: int, period: Period, result: LoadResult) -> None:
         # for the first to commit, then deletes its rows. Released when the transaction ends.
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [advisory_lock_key("period", provider, account, start)])
-    earlier = CostRecord.objects.filter(
-        provider_name=provider, billing_account_id=account, billing_period_start=start
-    ).exclude(ingest_run_id=run_id)
-    span = earlier.aggregate(earliest=Min("charge_period_start"), latest=Max("charge_period_start"))
+    same_period = {"provider_name": provider, "billing_account_id": account, "billing_period_start": start}
+    earlier_loads = LoadedBillingPeriod.objects.filter(**same_period).exclude(ingest_run_id=run_id)
+    earlier = list(earlier_loads.values_list("ingest_run_id", "first_charge_start", "last_charge_start"))
+    if not earlier:
+        return
     # The rollup refresh must also cover days that only the replaced rows touched.
-    result._widen(span["earliest"], span["latest"])
-    if span["earliest"] is not None:
-        result.rows_replaced += earlier.delete()[0]
+    result._widen(min(first for _, first, _ in earlier), max(last for *_, last in earlier))
+    records = CostRecord.objects.filter(ingest_run_id__in=[run for run, *_ in earlier], **same_period)
+    result.rows_replaced += records.delete()[0]
+    earlier_loads.delete()
 
 
 class _ReaderFailed:

@@ -1,7 +1,7 @@
 from finops.models.alerts import Alert, AlertDelivery, AlertRule
 from finops.models.benchmarks import Benchmark, ManagedApiPrice
 from finops.models.checklist import ChecklistItem, ChecklistStep
-from finops.models.costs import CostRecord, DailyResourceSpend, DailySpend
+from finops.models.costs import CostRecord, DailyResourceSpend, DailySpend, LoadedBillingPeriod
 from finops.models.gpu import GpuAssignmentRule, GpuDeviceDaily, GpuHourly, GpuSample, GpuWorkloadHourly
 from finops.models.ingestion import DataSource, IngestRun
 from finops.models.initiatives import Initiative
@@ -21,6 +21,7 @@ __all__ = [
     "CostRecord",
     "DailyResourceSpend",
     "DailySpend",
+    "LoadedBillingPeriod",
     "DataSource",
     "GpuAssignmentRule",
     "GpuDeviceDaily",

@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce, TruncDate, Upper
 from django.db.models.lookups import In
 from django.utils import timezone
 
-from finops.models import CostRecord, DailyResourceSpend, DailySpend, Workload
+from finops.models import CostRecord, DailyResourceSpend, DailySpend, LoadedBillingPeriod, Workload
 from finops.models.costs import MONEY
 from ingest.table_writer import arrow_batch_insert
 
@@ -119,8 +119,9 @@ def daily_spend_refresh(*, earliest: datetime, latest: datetime, presummed: Pres
 
     A charge counts on the reporting-time-zone day its charge period starts. With `presummed`,
     the rows of that ingest run are counted by their sums (which must cover all of them) and
-    only the other rows of those days are aggregated in SQL. Returns the number of DailySpend
-    rows written.
+    only the other rows of those days are aggregated in SQL, found through the periods other
+    runs loaded (LoadedBillingPeriod, which the loader keeps for every run). Returns the number
+    of DailySpend rows written.
     """
     first_day, last_day = reporting_day(earliest), reporting_day(latest)
     tz = timezone.get_default_timezone()
@@ -130,7 +131,14 @@ def daily_spend_refresh(*, earliest: datetime, latest: datetime, presummed: Pres
     quantity = DecimalField(max_digits=28, decimal_places=10)
     records = CostRecord.objects.filter(charge_period_start__gte=window_start, charge_period_start__lt=window_end)
     if presummed is not None:
-        records = records.exclude(ingest_run_id=presummed.ingest_run_id)
+        # Only other runs' rows are aggregated here: those whose loaded periods have charges
+        # in the window. Usually there are none (a month's first bill, a single account's
+        # restatement) and nothing is read; otherwise the run index skips this run's rows,
+        # which a scan of the window would read only to exclude them (~1 s per million).
+        overlapping = LoadedBillingPeriod.objects.filter(
+            first_charge_start__lt=window_end, last_charge_start__gte=window_start
+        ).exclude(ingest_run_id=presummed.ingest_run_id)
+        records = records.filter(ingest_run_id__in=sorted(set(overlapping.values_list("ingest_run_id", flat=True))))
     groups = (
         records.annotate(day=TruncDate("charge_period_start", tzinfo=tz))
         .values("day", "workload_id", "workload__team_id", *ROLLUP_DIMENSIONS)

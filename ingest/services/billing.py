@@ -5,7 +5,7 @@ from finops.services.rollups import daily_spend_refresh
 from finops.services.tco import cost_records_classify
 from finops.tasks import detect_spikes_on_commit
 from ingest.errors import IngestError
-from ingest.loader import LoadResult, LoadTimeRules, cost_batches_write, load_time_rules_read
+from ingest.loader import LoadResult, LoadTimeRules, cost_batches_write, load_time_rules_read, loaded_periods_record
 from ingest.readers import billing_reader
 from ingest.readers.tabular import read_header
 from ingest.services.runs import delivery_run, uri_deliveries
@@ -46,6 +46,7 @@ def billing_delivery_ingest(
             if result.rows_loaded == rows_before:
                 raise IngestError("the file has a header but no rows", source=file.name, line=2)
             run.files.append({"name": file.name, "fingerprint": file.fingerprint, "rows": result.rows_loaded - rows_before})
+        loaded_periods_record(run_id=run.pk, result=result)
         presummed = result.spend.presummed(ingest_run_id=run.pk)
         if rules.classify_in_sql:
             cost_records_classify(records=CostRecord.objects.filter(ingest_run_id=run.pk))

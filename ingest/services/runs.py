@@ -17,15 +17,16 @@ from django.db import DatabaseError, InterfaceError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from finops.models import CostRecord, DataSource, GpuSample, IngestRun
+from finops.models import DataSource, GpuSample, IngestRun, LoadedBillingPeriod
 from ingest.errors import IngestError, SourceUnavailable
 from ingest.locks import advisory_lock_key
 from ingest.sources import Delivery, deliveries
 
 logger = logging.getLogger(__name__)
 
-# What a run of each kind loads: a run whose rows are all gone (replaced) no longer counts.
-LOADED_ROWS = {IngestRun.Kind.BILLING: CostRecord, IngestRun.Kind.GPU: GpuSample}
+# What shows that a run of each kind still has rows: a run whose rows are all gone (replaced)
+# no longer counts. A billing run keeps a LoadedBillingPeriod as long as it has rows of it.
+LOADED_ROWS = {IngestRun.Kind.BILLING: LoadedBillingPeriod, IngestRun.Kind.GPU: GpuSample}
 
 
 def uri_deliveries(*, uri: str, kind: str, data_source: DataSource | None, suffixes: tuple[str, ...]) -> list[Delivery]:

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
-from finops.models import CostRecord, DailySpend, IngestRun
+from finops.models import CostRecord, DailySpend, IngestRun, LoadedBillingPeriod
 from ingest.services.billing import billing_uri_ingest
 from tests.factories import AllocationRuleFactory, WorkloadFactory
 from tests.money import assert_same_money
@@ -92,6 +92,61 @@ def test_a_restated_bill_replaces_the_period_it_covers(ingest_bytes):
     assert file_total(restatement) == 2 * file_total(FOCUS.read_bytes())
     assert_same_money(total(), file_total(restatement))
     assert_same_money(DailySpend.objects.aggregate(total=Sum("effective_cost"))["total"], total())
+
+
+def shifted_to_september(data: bytes) -> bytes:
+    """The same rows billed a month earlier: a second billing period of the same account."""
+    text = data.decode("utf-8-sig")
+    for october, september in (("2026-11-01", "2026-10-01"), ("2026-10-01", "2026-09-01")):
+        text = text.replace(october, september)
+    return text.encode()
+
+
+def loaded_periods() -> set[tuple[int, str]]:
+    return {(run, f"{start:%Y-%m}") for run, start in
+            LoadedBillingPeriod.objects.values_list("ingest_run", "billing_period_start")}
+
+
+def test_a_restatement_of_one_period_keeps_the_earlier_runs_other_period(ingest_bytes):
+    october = FOCUS.read_bytes()
+    two_months = october + shifted_to_september(october).split(b"\n", 1)[1]
+    first = ingest_bytes(two_months, "two-months.csv")
+    assert loaded_periods() == {(first.pk, "2026-09"), (first.pk, "2026-10")}
+
+    second = ingest_bytes(restated(october, factor=Decimal(2)), "october-restated.csv")
+
+    assert second.rows_replaced == 8
+    assert loaded_periods() == {(first.pk, "2026-09"), (second.pk, "2026-10")}
+    assert CostRecord.objects.filter(ingest_run=first, billing_period_start__month=9).count() == 8
+    assert_same_money(total(), file_total(shifted_to_september(october)) + 2 * file_total(october))
+    # The first run still has rows (September), so the same file again is skipped...
+    assert ingest_bytes(two_months, "two-months-again.csv").status == IngestRun.Status.SKIPPED
+
+    third = ingest_bytes(restated(shifted_to_september(october), factor=Decimal(3)), "september-restated.csv")
+
+    assert loaded_periods() == {(third.pk, "2026-09"), (second.pk, "2026-10")}
+    assert not CostRecord.objects.filter(ingest_run=first).exists()
+    # ...and once none of its rows is left, it loads again, replacing both months.
+    again = ingest_bytes(two_months, "two-months-once-more.csv")
+    assert again.status == IngestRun.Status.SUCCEEDED
+    assert again.rows_replaced == 16
+    assert loaded_periods() == {(again.pk, "2026-09"), (again.pk, "2026-10")}
+    assert_same_money(total(), file_total(two_months))
+
+
+def test_the_rollup_of_a_load_still_counts_other_accounts_charges_on_the_same_days(ingest_bytes):
+    october = FOCUS.read_bytes()
+    other_account = october.replace(b"111122223333", b"999988887777")
+    ingest_bytes(october)
+    ingest_bytes(other_account, "other-account.csv")
+
+    restatement = ingest_bytes(restated(october, factor=Decimal(2)), "restated.csv")
+
+    assert restatement.rows_replaced == 8
+    expected = 2 * file_total(october) + file_total(other_account)
+    assert_same_money(total(), expected)
+    assert_same_money(DailySpend.objects.aggregate(total=Sum("effective_cost"))["total"], expected)
+    assert DailySpend.objects.aggregate(rows=Sum("record_count"))["rows"] == 16
 
 
 def test_a_bad_file_fails_cleanly_and_leaves_earlier_data_untouched(ingest_bytes):
