@@ -159,6 +159,9 @@ def main() -> None:
     if busy:
         step(f"warning: other benchmarks are running, timings will be slower: {busy}")
     django_setup(args.database_url)
+    from finops.startup import start_up_objects_freeze
+
+    start_up_objects_freeze()  # as finops/wsgi.py does in every web worker
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.test.utils import setup_test_environment
