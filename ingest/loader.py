@@ -26,6 +26,7 @@ from finops.services.rollups import (
     RESOURCE_DIMENSIONS,
     ROLLUP_DIMENSIONS,
     PresummedSpend,
+    ResourceDaySums,
     SpendSums,
     reporting_day,
     token_scale,
@@ -66,7 +67,7 @@ class RunSpendSums:
 
     def __init__(self) -> None:
         self.sums: dict[tuple, SpendSums] = {}
-        self.gpu_resources: dict[tuple, Decimal] = {}
+        self.gpu_resources = ResourceDaySums()
         self._pending: list[pa.Table] = []
         self._gpu_pending: list[pa.Table] = []
         self._pending_rows = 0
@@ -126,9 +127,7 @@ class RunSpendSums:
                 [("effective_cost", "sum")]
             )
             for group in summed.to_pylist():
-                key = tuple(group[name] for name in self.GPU_RESOURCE_KEYS)
-                earlier = self.gpu_resources.get(key, Decimal(0))
-                self.gpu_resources[key] = SpendSums.total(earlier, group["effective_cost_sum"])
+                self.gpu_resources.add(tuple(group[name] for name in self.GPU_RESOURCE_KEYS), group["effective_cost_sum"])
 
 
 def _reporting_days(micros: np.ndarray) -> pa.Array:

@@ -69,7 +69,9 @@ def test_gpu_instances_of_the_bill_are_in_the_rollup(tmp_path, fixture):
     assert {key[1] for key in resource_rollup()} == set(gpu_records.values_list("resource_id", flat=True))
 
 
-def test_a_second_account_billed_on_the_same_days_adds_to_the_first(tmp_path):
+@pytest.mark.parametrize("rows_written", [1, 10_000])  # 1: every row in a batch of its own
+def test_a_second_account_billed_on_the_same_days_adds_to_the_first(tmp_path, monkeypatch, rows_written):
+    monkeypatch.setattr("finops.services.rollups.RESOURCE_ROWS_WRITTEN", rows_written)
     data = (FIXTURES / "focus/aws-focus-1.2.csv").read_bytes()
     ingest(tmp_path, "aws-focus-1.2.csv", data)
     first = resource_rollup()
