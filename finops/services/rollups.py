@@ -204,7 +204,8 @@ def _resource_spend_refresh(
     records: QuerySet[CostRecord], *, first_day: date, last_day: date, presummed: PresummedSpend | None
 ) -> None:
     """Rebuild the DailyResourceSpend rows of these days: the GPU records among `records`
-    aggregated in SQL, plus the presummed ones."""
+    aggregated in SQL, plus the presummed ones (taken out of `presummed.gpu_resources` as they
+    are merged: the refresh consumes them)."""
     DailyResourceSpend.objects.filter(day__gte=first_day, day__lte=last_day).delete()
     groups = (
         records.filter(is_gpu=True)
