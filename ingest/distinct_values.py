@@ -47,25 +47,22 @@ class IntegerKeyMemo:
             return self.of(keys[:1]).take(np.zeros(len(keys), dtype=np.int64))
         # Looked up first, and only the keys not found are made distinct: after the first
         # batches nearly every key is known, and np.unique of them all cost more than the rest.
-        found = self._found(keys)
-        if found is None:
-            unknown = np.unique(keys if not len(self._keys) else keys[self._keys[self._clipped(keys)] != keys])
-            if len(self._keys) + len(unknown) > self._limit:
+        index, unknown = self._lookup(keys)
+        if unknown.any():
+            new = np.unique(keys[unknown])
+            if len(self._keys) + len(new) > self._limit:
                 self._clear()
-                unknown = np.unique(keys)
-            self._learn(unknown)
-            found = self._found(keys)
-        return self._results.take(self._positions[found])
+                new = np.unique(keys)
+            self._learn(new)
+            index, _ = self._lookup(keys)
+        return self._results.take(self._positions[index])
 
-    def _clipped(self, keys: np.ndarray) -> np.ndarray:
-        return np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
-
-    def _found(self, keys: np.ndarray) -> np.ndarray | None:
-        """Each key's index in self._keys, or None if any key is not there."""
+    def _lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each key's index in self._keys (meaningless where not known), and which keys are not."""
         if not len(self._keys):
-            return None if len(keys) else np.empty(0, dtype=np.int64)
-        index = self._clipped(keys)
-        return index if (self._keys[index] == keys).all() else None
+            return np.zeros(len(keys), dtype=np.int64), np.ones(len(keys), dtype=bool)
+        index = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        return index, self._keys[index] != keys
 
     def _learn(self, keys: np.ndarray) -> None:
         results = self._compute(keys)

@@ -68,7 +68,7 @@ def to_cost_batch(
 
 def _convert(column: Column, text: pa.Array, *, batch: TextBatch, source: str, header: str) -> pa.Array:
     text = pc.utf8_trim_whitespace(text)
-    if column.required and (text.null_count or _shortest(text) == 0):
+    if column.required and (text.null_count or _has_empty(text)):
         missing = pc.or_kleene(pc.is_null(text), pc.equal(text, ""))
         row = pc.index(missing, True).as_py()
         raise IngestError("a value is required here", source=source, line=batch.first_line + row, column=header)
@@ -113,13 +113,14 @@ def _check_storable(
         )
 
 
-def _shortest(text: pa.Array) -> int:
-    """Bytes in the shortest value (nulls aside): read from the offsets, not the values."""
-    return pc.min(pc.binary_length(text)).as_py() or 0 if len(text) else 0
+def _has_empty(text: pa.Array) -> bool:
+    """Whether a value is "": asked of the lengths in the offsets, not of the values."""
+    return pc.min(pc.binary_length(text)).as_py() == 0
 
 
 def _longest(text: pa.Array) -> int:
-    return pc.max(pc.binary_length(text)).as_py() or 0 if len(text) else 0
+    """Bytes in the longest value (0 for none), from the offsets."""
+    return pc.max(pc.binary_length(text)).as_py() or 0
 
 
 def _bytes_hold(text: pa.Array, byte: bytes) -> bool:
