@@ -54,13 +54,19 @@ def test_a_connection_dropped_mid_copy_fails_the_run_and_keeps_the_earlier_load(
     [run_id] = send_ingest(producer, workers, restated).get(timeout=120)
 
     loaded = assert_loaded_exactly_once(restated)
-    assert run_id == loaded.pk
     assert loaded.rows_replaced == earlier.rows
     assert CostRecord.objects.count() == restated.rows
     assert CostRecord.objects.aggregate(total=Sum("effective_cost"))["total"] == restated.effective_total
     dropped.refresh_from_db()
     assert dropped.status == IngestRun.Status.FAILED  # recorded, so not taken for a lost worker's
-    assert list(runs_of(restated)) == [dropped, loaded]
+    # The dropped task retries by itself after a jittered countdown, which can be 0 s: then its
+    # retry loads the file and this resend is skipped as identical. Either way, it loads once.
+    if run_id == loaded.pk:
+        assert list(runs_of(restated)) == [dropped, loaded]
+    else:
+        resend = IngestRun.objects.get(pk=run_id)
+        assert resend.status == IngestRun.Status.SKIPPED
+        assert list(runs_of(restated)) == [dropped, loaded, resend]
 
 
 def test_the_task_retries_a_dropped_connection_by_itself(workers, producer, exports):
